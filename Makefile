@@ -1,0 +1,97 @@
+# xmpputils — small composable XMPP command-line tools.
+# make            build the tools
+# make check      install missing Debian packages (as root), build, run the bats suite against a throwaway Prosody
+# make check SANITIZE=1   the same with AddressSanitizer + UBSan
+# make demo       show xmpp-send delivering a message on a throwaway server
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+VERSION := 0.1.0
+
+PKGS    := libstrophe openssl libxml-2.0 jansson
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
+XCFLAGS := -std=c11 -D_GNU_SOURCE -DXU_VERSION='"$(VERSION)"' $(WARN) -Ilib \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+XLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+# Sanitizer builds go to their own directory so they never mix with normal objects.
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+XCFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+XLDFLAGS += -fsanitize=address,undefined
+else
+BUILD   := build
+endif
+
+LIB_SRC := $(sort $(wildcard lib/*.c))
+LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+LIB_HDR := $(wildcard lib/*.h)
+TOOLS   := $(patsubst cmd/%.c,%,$(sort $(wildcard cmd/*.c)))
+BINS    := $(TOOLS:%=$(BUILD)/bin/%)
+
+all: $(BINS)
+
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) | deps-check
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libxmpputils.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/cmd/%.o: cmd/%.c $(LIB_HDR) | deps-check
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/bin/%: $(BUILD)/cmd/%.o $(BUILD)/libxmpputils.a
+	@mkdir -p $(@D)
+	$(CC) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(XLIBS)
+
+# A clear message instead of a wall of missing-header errors.
+deps-check:
+	@pkg-config --exists $(PKGS) || { echo "missing build dependencies: run 'make deps' (as root on Debian)" >&2; exit 1; }
+
+deps:
+	sh tests/install-deps
+
+check:
+	sh tests/install-deps
+	$(MAKE) all
+	XU_BIN=$(CURDIR)/$(BUILD)/bin sh tests/run
+
+demo:
+	sh tests/install-deps
+	$(MAKE) all
+	XU_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	for f in man/*.1; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANDIR)/man1; done; true
+	for f in man/*.5; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANDIR)/man5; done; true
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	           $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	           $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	for t in $(TOOLS); do \
+	  [ -f completions/bash/$$t ] && install -m 644 completions/bash/$$t $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	  [ -f completions/zsh/_$$t ] && install -m 644 completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+	  [ -f completions/fish/$$t.fish ] && install -m 644 completions/fish/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done; true
+
+uninstall:
+	for t in $(TOOLS); do \
+	  rm -f $(DESTDIR)$(BINDIR)/$$t $(DESTDIR)$(MANDIR)/man1/$$t.1 \
+	        $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
+	        $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
+	        $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
+	rm -f $(DESTDIR)$(MANDIR)/man5/xmpputils.5
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all deps deps-check check demo install uninstall clean
+.SECONDARY:

@@ -1,0 +1,286 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "secret.h"
+
+#define MAX_SECTIONS 256
+#define MAX_DEPTH 16
+
+struct kv {
+    char *key;
+    char *value;
+    int line;
+};
+
+struct section {
+    char *name; /* NULL for `defaults` */
+    char *parent;
+    int line;
+    struct kv *kvs;
+    size_t nkv;
+};
+
+struct file {
+    const char *path;
+    struct section sec[MAX_SECTIONS];
+    size_t nsec;
+    int has_password;
+};
+
+static void file_free(struct file *f)
+{
+    size_t i, j;
+
+    for (i = 0; i < f->nsec; i++) {
+        for (j = 0; j < f->sec[i].nkv; j++) {
+            free(f->sec[i].kvs[j].key);
+            xu_secret_free(f->sec[i].kvs[j].value);
+        }
+        free(f->sec[i].kvs);
+        free(f->sec[i].name);
+        free(f->sec[i].parent);
+    }
+}
+
+int xu_config_default_path(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    const char *home = getenv("HOME");
+    int n;
+
+    if (xdg && *xdg)
+        n = snprintf(buf, len, "%s/xmpputils/config", xdg);
+    else if (home && *home)
+        n = snprintf(buf, len, "%s/.config/xmpputils/config", home);
+    else
+        return -1;
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Unquote "…" in place, with \" and \\ escapes. */
+static int unquote(char *v)
+{
+    char *r = v + 1, *w = v;
+
+    if (*v != '"')
+        return 0;
+    for (; *r && *r != '"'; r++) {
+        if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+            r++;
+        *w++ = *r;
+    }
+    if (*r != '"' || r[1] != '\0')
+        return -1;
+    *w = '\0';
+    return 0;
+}
+
+static int add_kv(struct section *s, const char *key, const char *value, int line)
+{
+    struct kv *n = realloc(s->kvs, (s->nkv + 1) * sizeof *n);
+
+    if (!n)
+        return -1;
+    s->kvs = n;
+    n[s->nkv].key = strdup(key);
+    n[s->nkv].value = strdup(value);
+    n[s->nkv].line = line;
+    if (!n[s->nkv].key || !n[s->nkv].value)
+        return -1;
+    s->nkv++;
+    return 0;
+}
+
+static int parse(struct file *f, FILE *fp, struct xu_error *err)
+{
+    char *buf = NULL, *line, *key, *value;
+    size_t cap = 0;
+    int lineno = 0;
+    struct section *cur = NULL;
+
+    while (getline(&buf, &cap, fp) >= 0) {
+        lineno++;
+        line = trim(buf);
+        if (*line == '\0' || *line == '#')
+            continue;
+        key = line;
+        while (*line && !isspace((unsigned char)*line))
+            line++;
+        if (*line)
+            *line++ = '\0';
+        value = trim(line);
+
+        if (strcmp(key, "defaults") == 0 || strcmp(key, "account") == 0) {
+            char *colon, *parent = NULL;
+
+            if (f->nsec == MAX_SECTIONS) {
+                xu_secret_free(buf);
+                return xu_error_set(err, XU_EX_CONFIG, "%s:%d: too many accounts",
+                                    f->path, lineno);
+            }
+            if (*key == 'a') {
+                colon = strchr(value, ':');
+                if (colon) {
+                    *colon = '\0';
+                    parent = trim(colon + 1);
+                    value = trim(value);
+                }
+                if (*value == '\0' || strpbrk(value, " \t") ||
+                    (parent && (*parent == '\0' || strpbrk(parent, " \t")))) {
+                    xu_secret_free(buf);
+                    return xu_error_set(err, XU_EX_CONFIG,
+                                        "%s:%d: expected 'account NAME' or 'account NAME : PARENT'",
+                                        f->path, lineno);
+                }
+            } else if (*value) {
+                xu_secret_free(buf);
+                return xu_error_set(err, XU_EX_CONFIG,
+                                    "%s:%d: 'defaults' takes no argument", f->path, lineno);
+            }
+            cur = &f->sec[f->nsec++];
+            memset(cur, 0, sizeof *cur);
+            cur->line = lineno;
+            cur->name = *key == 'a' ? strdup(value) : NULL;
+            cur->parent = parent ? strdup(parent) : NULL;
+            continue;
+        }
+        if (!cur) {
+            /* keys before any section belong to the defaults */
+            cur = &f->sec[f->nsec++];
+            memset(cur, 0, sizeof *cur);
+        }
+        if (unquote(value) < 0) {
+            xu_secret_free(buf);
+            return xu_error_set(err, XU_EX_CONFIG, "%s:%d: unterminated quote in value of '%s'",
+                                f->path, lineno, key);
+        }
+        if (strcmp(key, "password") == 0)
+            f->has_password = 1;
+        if (add_kv(cur, key, value, lineno) < 0) {
+            xu_secret_free(buf);
+            return xu_error_set(err, XU_EX_OSERR, "out of memory");
+        }
+    }
+    xu_secret_free(buf);
+    return 0;
+}
+
+static struct section *find(struct file *f, const char *name)
+{
+    size_t i;
+    struct section *found = NULL;
+
+    for (i = 0; i < f->nsec; i++)
+        if (f->sec[i].name && strcmp(f->sec[i].name, name) == 0)
+            found = &f->sec[i]; /* the last definition wins */
+    return found;
+}
+
+static int apply_section(struct file *f, struct section *s, xu_config_apply_fn apply,
+                         void *ud, struct xu_error *err)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < s->nkv; i++) {
+        rc = apply(ud, s->kvs[i].key, s->kvs[i].value, f->path, s->kvs[i].line, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int xu_config_load(const char *path, int required, const char *account,
+                   xu_config_apply_fn apply, void *ud, struct xu_error *err)
+{
+    struct file f;
+    struct section *chain[MAX_DEPTH], *s;
+    struct stat st;
+    FILE *fp;
+    size_t i;
+    int depth = 0, rc;
+
+    memset(&f, 0, sizeof f);
+    f.path = path;
+    fp = fopen(path, "r");
+    if (!fp) {
+        if (errno == ENOENT && !required)
+            return 0;
+        if (errno == ENOENT && account)
+            return xu_error_set(err, XU_EX_CONFIG,
+                                "account '%s' asked for, but there is no config file %s",
+                                account, path);
+        return xu_error_set(err, XU_EX_CONFIG, "cannot open config file %s: %s", path,
+                            strerror(errno));
+    }
+    rc = parse(&f, fp, err);
+    if (rc == 0 && fstat(fileno(fp), &st) == 0 && f.has_password) {
+        /* Same rule as msmtp: a file with a secret is for its owner's eyes only. */
+        if (st.st_mode & (S_IRWXG | S_IRWXO))
+            rc = xu_error_set(err, XU_EX_CONFIG,
+                              "%s contains a password but is readable by others "
+                              "(mode %03o); run: chmod 600 %s",
+                              path, (unsigned)(st.st_mode & 0777), path);
+        else if (st.st_uid != geteuid())
+            rc = xu_error_set(err, XU_EX_CONFIG,
+                              "%s contains a password but is owned by another user", path);
+    }
+    fclose(fp);
+    if (rc)
+        goto out;
+
+    /* defaults first */
+    for (i = 0; i < f.nsec && rc == 0; i++)
+        if (f.sec[i].name == NULL)
+            rc = apply_section(&f, &f.sec[i], apply, ud, err);
+    if (rc)
+        goto out;
+
+    s = find(&f, account ? account : "default");
+    if (!s) {
+        if (account)
+            rc = xu_error_set(err, XU_EX_CONFIG, "%s: no account named '%s'", path, account);
+        goto out;
+    }
+    while (s) {
+        if (depth == MAX_DEPTH) {
+            rc = xu_error_set(err, XU_EX_CONFIG, "%s:%d: account inheritance loop at '%s'",
+                              path, s->line, s->name);
+            goto out;
+        }
+        chain[depth++] = s;
+        if (!s->parent)
+            break;
+        s = find(&f, s->parent);
+        if (!s) {
+            rc = xu_error_set(err, XU_EX_CONFIG, "%s:%d: account '%s' inherits from unknown account '%s'",
+                              path, chain[depth - 1]->line, chain[depth - 1]->name,
+                              chain[depth - 1]->parent);
+            goto out;
+        }
+    }
+    while (depth > 0 && rc == 0)
+        rc = apply_section(&f, chain[--depth], apply, ud, err);
+out:
+    file_free(&f);
+    return rc;
+}

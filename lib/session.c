@@ -1,0 +1,875 @@
+#include "session.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jid.h"
+#include "msg.h"
+#include "secret.h"
+#include "trace.h"
+
+/* libstrophe's socket-option and certificate-failure callbacks carry no
+ * user data, so they find the session here: one session per process. */
+static struct xu_session *current;
+
+/* The deadline alarm may have to break a blocking TLS handshake, which no
+ * timer of libstrophe's can: it shuts the socket down, and if even that does
+ * not end the run (e.g. stuck in DNS), it exits 75 two seconds later. */
+static volatile sig_atomic_t alarm_stage;
+static volatile sig_atomic_t alarm_sock = -1;
+static char alarm_msg[256];
+
+double xu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *xu_phase_name(enum xu_phase p)
+{
+    static const char *const names[] = {
+        "start", "TCP connect", "stream opening", "TLS negotiation", "authentication",
+        "resource binding", "session", "closing", "closed",
+    };
+    return p <= XU_PHASE_CLOSED ? names[p] : "?";
+}
+
+/* ---- memory: libstrophe's buffers are wiped when freed (they held the
+ * password, SASL state and message text) ---- */
+
+static void *mem_alloc(size_t size, void *ud)
+{
+    (void)ud;
+    return malloc(size);
+}
+
+static void mem_free(void *p, void *ud)
+{
+    (void)ud;
+    if (p) {
+        explicit_bzero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+static void *mem_realloc(void *p, size_t size, void *ud)
+{
+    size_t old;
+    void *n;
+
+    (void)ud;
+    if (!p)
+        return malloc(size);
+    old = malloc_usable_size(p);
+    if (size <= old)
+        return p;
+    n = malloc(size);
+    if (!n)
+        return NULL;
+    memcpy(n, p, old);
+    mem_free(p, NULL);
+    return n;
+}
+
+static xmpp_mem_t wiping_mem = {mem_alloc, mem_free, mem_realloc, NULL};
+
+/* ---- deadline alarm ---- */
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (alarm_stage == 0) {
+        struct itimerval again = {{0, 0}, {2, 0}};
+
+        alarm_stage = 1;
+        if (alarm_sock >= 0)
+            shutdown(alarm_sock, SHUT_RDWR);
+        setitimer(ITIMER_REAL, &again, NULL);
+    } else {
+        ssize_t r = write(2, alarm_msg, strlen(alarm_msg));
+        (void)r;
+        _exit(XU_EX_TEMPFAIL);
+    }
+}
+
+static void arm_alarm(double deadline)
+{
+    struct itimerval it = {{0, 0}, {0, 0}};
+    double left;
+
+    alarm_stage = 0;
+    if (deadline > 0) {
+        left = deadline - xu_now();
+        if (left < 0.001)
+            left = 0.001;
+        /* a little after our own loop's check, which gives the better message */
+        left += 0.25;
+        it.it_value.tv_sec = (time_t)left;
+        it.it_value.tv_usec = (suseconds_t)((left - (double)(time_t)left) * 1e6);
+    }
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+void xu_session_set_deadline(struct xu_session *s, double deadline)
+{
+    s->deadline = deadline;
+    arm_alarm(deadline);
+}
+
+/* ---- what the logger tells us ---- */
+
+/* Copy the local name of the first child element of the element starting
+ * at xml that is in namespace ns (e.g. the condition of a SASL failure). */
+static void condition_of(const char *xml, const char *ns, char *out, size_t outlen)
+{
+    const char *p = xml, *q;
+    size_t n;
+
+    out[0] = '\0';
+    /* skip the outer element's start tag */
+    p = strchr(p, '>');
+    while (p && (p = strchr(p, '<')) != NULL) {
+        p++;
+        if (*p == '/' || *p == '!' || *p == '?')
+            continue;
+        n = strcspn(p, " \t\r\n/>");
+        q = p + n;
+        if (!ns || (strstr(q, ns) && (size_t)(strstr(q, ns) - q) < 200 &&
+                    memchr(q, '>', (size_t)(strstr(q, ns) - q)) == NULL)) {
+            if (n >= outlen)
+                n = outlen - 1;
+            if (strncmp(p, "text", 4) == 0 && n == 4)
+                continue;
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return;
+        }
+    }
+}
+
+static void attr_of(const char *tag, const char *name, char **out)
+{
+    char pat[64];
+    const char *p, *e;
+    char quote;
+
+    snprintf(pat, sizeof pat, " %s=", name);
+    p = strstr(tag, pat);
+    if (!p)
+        return;
+    p += strlen(pat);
+    quote = *p++;
+    if (quote != '"' && quote != '\'')
+        return;
+    e = strchr(p, quote);
+    if (!e)
+        return;
+    free(*out);
+    *out = strndup(p, (size_t)(e - p));
+}
+
+static void check_pin(struct xu_session *s)
+{
+    xmpp_tlscert_t *cert;
+    const char *fp;
+
+    if (!s->opts->tls_fingerprint || s->pin_checked)
+        return;
+    s->pin_checked = 1;
+    cert = xmpp_conn_get_peer_cert(s->conn);
+    fp = cert ? xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256) : NULL;
+    snprintf(s->peer_fingerprint, sizeof s->peer_fingerprint, "%s", fp ? fp : "");
+    if (!fp || strcasecmp(fp, s->opts->tls_fingerprint) != 0) {
+        s->pin_mismatch = 1;
+        /* Kill the socket before anything else is sent: no credentials
+         * go to a server that failed the pin. */
+        if (s->sock >= 0)
+            shutdown(s->sock, SHUT_RDWR);
+    }
+    if (cert)
+        xmpp_tlscert_free(cert);
+}
+
+static void on_sent(struct xu_session *s, const char *data)
+{
+    if (strncmp(data, "<starttls", 9) == 0)
+        s->phase = XU_PHASE_TLS;
+    else if (strncmp(data, "<auth", 5) == 0 || strncmp(data, "<handshake", 10) == 0)
+        s->phase = XU_PHASE_AUTH;
+    else if (strncmp(data, "<iq", 3) == 0 && s->phase < XU_PHASE_READY &&
+             (strstr(data, "xmpp-bind") || strstr(data, "xmpp-session")))
+        s->phase = XU_PHASE_BIND;
+}
+
+static void on_recv(struct xu_session *s, const char *data)
+{
+    if (strncmp(data, "<stream:stream", 14) == 0) {
+        if (s->phase < XU_PHASE_STREAM)
+            s->phase = XU_PHASE_STREAM;
+        attr_of(data, "id", &s->stream_id);
+    } else if (strncmp(data, "<stream:features", 16) == 0) {
+        free(s->features);
+        s->features = strdup(data);
+    } else if (strncmp(data, "<proceed", 8) == 0) {
+        s->phase = XU_PHASE_TLS;
+    } else if (strncmp(data, "<failure", 8) == 0 && strstr(data, "xmpp-sasl")) {
+        condition_of(data, NULL, s->sasl_condition, sizeof s->sasl_condition);
+        if (!s->sasl_condition[0])
+            snprintf(s->sasl_condition, sizeof s->sasl_condition, "failure");
+    } else if (strncmp(data, "<failure", 8) == 0 && strstr(data, "xmpp-tls")) {
+        snprintf(s->last_error, sizeof s->last_error, "the server refused STARTTLS");
+    } else if (strncmp(data, "<success", 8) == 0) {
+        s->phase = XU_PHASE_BIND;
+    } else if (strncmp(data, "<iq", 3) == 0 && s->phase == XU_PHASE_BIND &&
+               strstr(data, "type=\"error\"")) {
+        condition_of(strstr(data, "<error"), "urn:ietf:params:xml:ns:xmpp-stanzas",
+                     s->bind_condition, sizeof s->bind_condition);
+    }
+}
+
+static int is_sensitive(const char *area, const char *msg)
+{
+    /* libstrophe logs the component handshake digest in clear */
+    return strcmp(area, "auth") == 0 && strncmp(msg, "Digest", 6) == 0;
+}
+
+static void on_event(struct xu_session *s, xmpp_log_level_t level, const char *area,
+                     const char *msg)
+{
+    int n;
+
+    if (sscanf(msg, "connection failed, error %d", &n) == 1)
+        s->tcp_errno = n;
+    else if (strcmp(msg, "connection successful") == 0)
+        s->phase = XU_PHASE_STREAM;
+    else if (strncmp(msg, "Attempting to connect to ", 25) == 0)
+        s->phase = XU_PHASE_TCP;
+    else if (strstr(msg, "TLS is not supported, but set as mandatory"))
+        s->tls_missing = 1;
+    else if (strcmp(area, "tls") == 0 && strncmp(msg, "Certificate verification", 24) == 0)
+        check_pin(s);
+    else if (strncmp(msg, "Handshake failed", 16) == 0 ||
+             strncmp(msg, "Component authentication failed", 31) == 0)
+        snprintf(s->sasl_condition, sizeof s->sasl_condition, "handshake");
+    if (level >= XMPP_LEVEL_ERROR && !is_sensitive(area, msg))
+        snprintf(s->last_error, sizeof s->last_error, "%s", msg);
+}
+
+static void on_log(void *ud, xmpp_log_level_t level, const char *area, const char *msg)
+{
+    static int depth;
+    struct xu_session *s = ud;
+
+    if (depth)
+        return; /* libstrophe logging from a call we made while logging */
+    depth++;
+    if (strncmp(msg, "SENT: ", 6) == 0) {
+        on_sent(s, msg + 6);
+        xu_trace_sent(s->trace, msg + 6);
+    } else if (strncmp(msg, "RECV: ", 6) == 0) {
+        on_recv(s, msg + 6);
+        xu_trace_recv(s->trace, msg + 6);
+    } else {
+        on_event(s, level, area, msg);
+        if (s->trace && !is_sensitive(area, msg) &&
+            (level >= XMPP_LEVEL_INFO || xu_verbosity >= 2 || strcmp(area, "tls") == 0 ||
+             strncmp(msg, "Attempting", 10) == 0 || strncmp(msg, "connection", 10) == 0 ||
+             strncmp(msg, "SASL", 4) == 0 || strncmp(msg, "Bind", 4) == 0))
+            xu_trace_info(s->trace, "%s", msg);
+    }
+    depth--;
+}
+
+/* ---- libstrophe callbacks ---- */
+
+static int on_sockopt(xmpp_conn_t *conn, void *sockp)
+{
+    int fd = *(int *)sockp, one = 1;
+
+    if (current) {
+        current->sock = fd;
+        alarm_sock = fd;
+    }
+    /* Small request/response exchanges: never wait for Nagle. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return xmpp_sockopt_cb_keepalive(conn, sockp);
+}
+
+static int on_certfail(const xmpp_tlscert_t *cert, const char *const errmsg)
+{
+    struct xu_session *s = current;
+    const char *fp, *subject;
+
+    if (!s)
+        return 0;
+    fp = xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256);
+    /* A pinned certificate is its own trust anchor (e.g. self-signed). */
+    if (s->opts->tls_fingerprint && fp && strcasecmp(fp, s->opts->tls_fingerprint) == 0)
+        return 1;
+    subject = xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT);
+    s->cert_failed = 1;
+    snprintf(s->cert_error, sizeof s->cert_error, "%s (certificate %s)",
+             errmsg ? errmsg : "verification failed", subject ? subject : "?");
+    return 0;
+}
+
+static const char *stream_condition(xmpp_stream_error_t *se, char *buf, size_t len)
+{
+    xmpp_stanza_t *c;
+    const char *name, *ns;
+
+    buf[0] = '\0';
+    for (c = se->stanza ? xmpp_stanza_get_children(se->stanza) : NULL; c;
+         c = xmpp_stanza_get_next(c)) {
+        name = xmpp_stanza_get_name(c);
+        ns = xmpp_stanza_get_ns(c);
+        if (name && strcmp(name, "text") != 0 && ns && strcmp(ns, XMPP_NS_STREAMS_IETF) == 0) {
+            snprintf(buf, len, "%s", name);
+            break;
+        }
+    }
+    return buf[0] ? buf : "undefined-condition";
+}
+
+static int stream_error_code(xmpp_error_type_t t)
+{
+    switch (t) {
+    case XMPP_SE_HOST_UNKNOWN: return XU_EX_NOHOST;
+    case XMPP_SE_NOT_AUTHORIZED: return XU_EX_NOPERM;
+    case XMPP_SE_CONFLICT:
+    case XMPP_SE_SYSTEM_SHUTDOWN:
+    case XMPP_SE_CONN_TIMEOUT:
+    case XMPP_SE_RESOURCE_CONSTRAINT:
+    case XMPP_SE_POLICY_VIOLATION:
+    case XMPP_SE_REMOTE_CONN_FAILED:
+    case XMPP_SE_INTERNAL_SERVER_ERROR: return XU_EX_TEMPFAIL;
+    case XMPP_SE_SEE_OTHER_HOST:
+    case XMPP_SE_HOST_GONE: return XU_EX_UNAVAILABLE;
+    default: return XU_EX_PROTOCOL;
+    }
+}
+
+static int has_required_starttls(const char *features)
+{
+    const char *st = features ? strstr(features, "<starttls") : NULL;
+
+    return st && strstr(st, "<required") != NULL;
+}
+
+/* Turn a disconnect into an exit code and a message, from the phase and
+ * what the logger saw: libstrophe reports every failure the same way. */
+static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_error_t *se)
+{
+    struct xu_error *e = &s->err;
+    const char *who = s->is_component ? s->opts->component : s->opts->jid;
+    char cond[64], text[300];
+
+    if (e->code)
+        return;
+    if (s->timed_out || alarm_stage) {
+        xu_error_set(e, XU_EX_TEMPFAIL, "timed out after %g s during %s%s%s", s->opts->timeout,
+                     xu_phase_name(s->phase), s->connect_target[0] ? " with " : "",
+                     s->connect_target);
+        return;
+    }
+    if (s->pin_mismatch) {
+        xu_error_set(e, XU_EX_NOPERM,
+                     "server certificate fingerprint %s does not match --tls-fingerprint %s; "
+                     "nothing was sent",
+                     s->peer_fingerprint[0] ? s->peer_fingerprint : "(none)",
+                     s->opts->tls_fingerprint);
+        return;
+    }
+    if (s->cert_failed) {
+        xu_error_set(e, XU_EX_NOPERM,
+                     "server certificate rejected: %s; no credentials were sent "
+                     "(trust its CA with --tls-trust-file, or pin it with --tls-fingerprint)",
+                     s->cert_error);
+        return;
+    }
+    if (se) {
+        xu_sanitize_terminal(text, sizeof text, se->text ? se->text : "");
+        xu_error_set(e, stream_error_code(se->type), "server ended the stream during %s: %s%s%s",
+                     xu_phase_name(s->phase), stream_condition(se, cond, sizeof cond),
+                     text[0] ? ": " : "", text);
+        return;
+    }
+    if (s->tls_missing) {
+        xu_error_set(e, XU_EX_PROTOCOL,
+                     "%s does not offer STARTTLS and TLS is required; refusing to log in in clear",
+                     s->connect_target);
+        return;
+    }
+    switch (s->phase) {
+    case XU_PHASE_START:
+    case XU_PHASE_TCP:
+        if (s->tcp_errno == ECONNREFUSED || error == ECONNREFUSED)
+            xu_error_set(e, XU_EX_UNAVAILABLE, "connection refused by %s", s->connect_target);
+        else if (s->tcp_errno == ETIMEDOUT || error == ETIMEDOUT)
+            xu_error_set(e, XU_EX_TEMPFAIL, "connecting to %s timed out", s->connect_target);
+        else
+            xu_error_set(e, XU_EX_UNAVAILABLE, "cannot connect to %s: %s", s->connect_target,
+                         strerror(s->tcp_errno ? s->tcp_errno : error ? error : ECONNABORTED));
+        return;
+    case XU_PHASE_STREAM:
+        if (s->opts->tls == XU_TLS_OFF && has_required_starttls(s->features)) {
+            xu_error_set(e, XU_EX_PROTOCOL,
+                         "the server requires TLS (starttls <required/>) but --tls off was given");
+            return;
+        }
+        if (s->opts->tls == XU_TLS_DIRECT)
+            xu_error_set(e, XU_EX_PROTOCOL,
+                         "direct TLS with %s failed%s%s (is it a direct-TLS port?)",
+                         s->connect_target, s->last_error[0] ? ": " : "", s->last_error);
+        else
+            xu_error_set(e, XU_EX_PROTOCOL, "%s closed the connection while opening the stream%s%s",
+                         s->connect_target, s->last_error[0] ? ": " : "", s->last_error);
+        return;
+    case XU_PHASE_TLS:
+        xu_error_set(e, XU_EX_PROTOCOL, "TLS negotiation with %s failed%s%s",
+                     s->connect_target, s->last_error[0] ? ": " : "", s->last_error);
+        return;
+    case XU_PHASE_AUTH:
+        if (s->is_component)
+            xu_error_set(e, XU_EX_NOPERM, "component handshake for %s rejected (wrong secret?)",
+                         who);
+        else if (strcmp(s->sasl_condition, "temporary-auth-failure") == 0)
+            xu_error_set(e, XU_EX_TEMPFAIL, "authentication of %s failed: temporary-auth-failure",
+                         who);
+        else if (s->sasl_condition[0])
+            xu_error_set(e, XU_EX_NOPERM, "authentication of %s failed: %s%s", who,
+                         s->sasl_condition,
+                         strcmp(s->sasl_condition, "not-authorized") == 0
+                             ? " (wrong password or unknown user)"
+                             : "");
+        else
+            xu_error_set(e, XU_EX_PROTOCOL, "authentication of %s failed: %s", who,
+                         s->last_error[0] ? s->last_error : "connection closed");
+        return;
+    case XU_PHASE_BIND:
+        if (strcmp(s->bind_condition, "conflict") == 0)
+            xu_error_set(e, XU_EX_TEMPFAIL,
+                         "resource binding refused: conflict (the resource is in use)");
+        else if (strcmp(s->bind_condition, "not-allowed") == 0)
+            xu_error_set(e, XU_EX_NOPERM, "resource binding refused: not-allowed");
+        else if (strcmp(s->bind_condition, "bad-request") == 0)
+            xu_error_set(e, XU_EX_DATAERR, "resource binding refused: bad-request (invalid resource?)");
+        else if (s->opts->tls == XU_TLS_OFF && s->phase == XU_PHASE_AUTH)
+            xu_error_set(e, XU_EX_PROTOCOL, "authentication failed without TLS");
+        else
+            xu_error_set(e, XU_EX_PROTOCOL, "resource binding failed: %s",
+                         s->bind_condition[0] ? s->bind_condition
+                         : s->last_error[0]  ? s->last_error
+                                             : "connection closed");
+        return;
+    case XU_PHASE_READY:
+        xu_error_set(e, XU_EX_TEMPFAIL, "connection to %s lost%s%s", s->connect_target,
+                     error ? ": " : "", error ? strerror(error) : "");
+        return;
+    default:
+        return;
+    }
+}
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
+                    xmpp_stream_error_t *se, void *ud)
+{
+    struct xu_session *s = ud;
+    const char *jid;
+
+    if (ev == XMPP_CONN_CONNECT) {
+        /* The pin was checked right after the handshake; a session that got
+         * here without a check (e.g. TLS off) must not pass. */
+        if (s->opts->tls_fingerprint && (!s->pin_checked || s->pin_mismatch)) {
+            check_pin(s);
+            if (!s->pin_checked || s->pin_mismatch) {
+                s->pin_mismatch = 1;
+                xmpp_disconnect(conn);
+                return;
+            }
+        }
+        s->phase = XU_PHASE_READY;
+        s->ready = 1;
+        jid = s->is_component ? s->opts->component : xmpp_conn_get_bound_jid(conn);
+        free(s->bound_jid);
+        s->bound_jid = jid ? strdup(jid) : NULL;
+        xu_trace_info(s->trace, "session ready as %s", jid ? jid : "?");
+    } else if (ev == XMPP_CONN_DISCONNECT || ev == XMPP_CONN_FAIL) {
+        s->disconnected = 1;
+        if (s->phase != XU_PHASE_CLOSING)
+            explain_disconnect(s, error, se);
+        s->phase = XU_PHASE_CLOSED;
+        s->sock = -1;
+        alarm_sock = -1;
+    }
+}
+
+/* ---- public ---- */
+
+static int resolve_failure(struct xu_session *s, const char *host, struct xu_error *err)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_FAIL)
+        return xu_error_set(err, XU_EX_NOHOST, "cannot resolve host %s: %s", host, gai_strerror(rc));
+    if (rc == EAI_AGAIN)
+        return xu_error_set(err, XU_EX_TEMPFAIL, "cannot resolve host %s now: %s", host,
+                            gai_strerror(rc));
+    return xu_error_set(err, XU_EX_UNAVAILABLE, "cannot connect to %s: %s",
+                        s->connect_target, strerror(s->tcp_errno ? s->tcp_errno : ECONNREFUSED));
+}
+
+static int setup_tls(struct xu_session *s, struct xu_error *err)
+{
+    const struct xu_opts *o = s->opts;
+    long flags = XMPP_CONN_FLAG_DISABLE_SM; /* acknowledgements are ours; see README */
+
+    switch (o->tls) {
+    case XU_TLS_STARTTLS: flags |= XMPP_CONN_FLAG_MANDATORY_TLS; break;
+    case XU_TLS_DIRECT: flags |= XMPP_CONN_FLAG_LEGACY_SSL | XMPP_CONN_FLAG_MANDATORY_TLS; break;
+    case XU_TLS_OFF: flags |= XMPP_CONN_FLAG_DISABLE_TLS; break;
+    }
+    if (o->tls_insecure && o->tls != XU_TLS_OFF)
+        flags |= XMPP_CONN_FLAG_TRUST_TLS;
+    if (s->is_component)
+        flags = XMPP_CONN_FLAG_DISABLE_SM; /* XEP-0114 has no TLS */
+    if (xmpp_conn_set_flags(s->conn, flags) != XMPP_EOK)
+        return xu_error_set(err, XU_EX_SOFTWARE, "cannot set connection flags");
+    if (o->tls_trust_file) {
+        if (access(o->tls_trust_file, R_OK) != 0)
+            return xu_error_set(err, XU_EX_CONFIG, "cannot read tls_trust_file %s: %s",
+                                o->tls_trust_file, strerror(errno));
+        xmpp_conn_set_cafile(s->conn, o->tls_trust_file);
+    }
+    xmpp_conn_set_certfail_handler(s->conn, on_certfail);
+    if (o->tls == XU_TLS_OFF && !s->is_component)
+        xu_warn("WARNING: --tls off: the password and all messages cross the network in clear");
+    else if (o->tls_insecure && !s->is_component)
+        xu_warn("WARNING: --tls-insecure: the server certificate is NOT verified; "
+                "anyone on the path can read and change this session");
+    return 0;
+}
+
+static int start_client(struct xu_session *s, struct xu_error *err)
+{
+    const struct xu_opts *o = s->opts;
+    char why[128], domain[1024], *full = NULL, *password = NULL;
+    const char *target;
+    int rc;
+
+    if (!o->jid)
+        return xu_error_set(err, XU_EX_USAGE,
+                            "no JID: give -j JID, or -a ACCOUNT with a jid in the config file");
+    if (xu_jid_check(o->jid, 0, why, sizeof why) < 0)
+        return xu_error_set(err, XU_EX_USAGE, "invalid JID '%s': %s", o->jid, why);
+    if (o->resource && !strchr(o->jid, '/')) {
+        if (asprintf(&full, "%s/%s", o->jid, o->resource) < 0)
+            return xu_error_set(err, XU_EX_OSERR, "out of memory");
+        if (xu_jid_check(full, 0, why, sizeof why) < 0) {
+            free(full);
+            return xu_error_set(err, XU_EX_USAGE, "invalid resource '%s': %s", o->resource, why);
+        }
+    }
+    xmpp_conn_set_jid(s->conn, full ? full : o->jid);
+    free(full);
+    if (strchr(o->jid, '@')) {
+        rc = xu_password_get(o, o->jid, &password, err);
+        if (rc)
+            return rc;
+        xmpp_conn_set_pass(s->conn, password);
+        xu_secret_free(password);
+    }
+    xu_jid_domain(o->jid, domain, sizeof domain);
+    target = o->host ? o->host : domain;
+    snprintf(s->connect_target, sizeof s->connect_target, "%s:%u", target,
+             o->port ? o->port : o->tls == XU_TLS_DIRECT ? 5223 : 5222);
+    s->phase = XU_PHASE_TCP;
+    if (xmpp_connect_client(s->conn, o->host, (unsigned short)o->port, on_conn, s) != XMPP_EOK)
+        return resolve_failure(s, target, err);
+    return 0;
+}
+
+static int start_component(struct xu_session *s, struct xu_error *err)
+{
+    const struct xu_opts *o = s->opts;
+    const char *host = o->host ? o->host : o->component;
+    char why[128], *secret = NULL;
+    int rc;
+
+    if (xu_jid_check(o->component, 0, why, sizeof why) < 0 || strpbrk(o->component, "@/"))
+        return xu_error_set(err, XU_EX_USAGE, "invalid component domain '%s'", o->component);
+    if (!o->secret_file)
+        return xu_error_set(err, XU_EX_USAGE, "--component needs --secret-file");
+    rc = xu_secret_read_file(o->secret_file, "secret", &secret, err);
+    if (rc)
+        return rc;
+    xmpp_conn_set_jid(s->conn, o->component);
+    xmpp_conn_set_pass(s->conn, secret);
+    xu_secret_free(secret);
+    snprintf(s->connect_target, sizeof s->connect_target, "%s:%u", host,
+             o->port ? o->port : 5347);
+    s->phase = XU_PHASE_TCP;
+    if (xmpp_connect_component(s->conn, host, (unsigned short)o->port, on_conn, s) != XMPP_EOK)
+        return resolve_failure(s, host, err);
+    return 0;
+}
+
+int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadline,
+                    struct xu_error *err)
+{
+    static int initialised;
+    static xmpp_log_t log;
+    struct sigaction sa;
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    s->opts = o;
+    s->sock = -1;
+    s->is_component = o->component != NULL;
+    current = s;
+    if (!initialised) {
+        xmpp_initialize();
+        signal(SIGPIPE, SIG_IGN);
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm;
+        sigaction(SIGALRM, &sa, NULL);
+        initialised = 1;
+    }
+    snprintf(alarm_msg, sizeof alarm_msg,
+             "%s: timed out after %g s (blocked in name resolution or TLS)\n", xu_progname,
+             o->timeout);
+    if (o->trace && (rc = xu_trace_open(&s->trace, o->trace, err)) != 0)
+        return rc;
+    log.handler = on_log;
+    log.userdata = s;
+    s->ctx = xmpp_ctx_new(&wiping_mem, &log);
+    s->conn = s->ctx ? xmpp_conn_new(s->ctx) : NULL;
+    if (!s->conn)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    xmpp_conn_set_sockopt_callback(s->conn, on_sockopt);
+
+    xu_session_set_deadline(s, deadline > 0 ? deadline : xu_now() + o->timeout);
+    rc = setup_tls(s, err);
+    if (rc == 0)
+        rc = s->is_component ? start_component(s, err) : start_client(s, err);
+    if (rc)
+        return rc;
+    xu_trace_info(s->trace, "connecting to %s", s->connect_target);
+    while (!s->ready) {
+        rc = xu_session_step(s, 1.0, -1, NULL);
+        if (rc)
+            return xu_error_set(err, rc, "%s", s->err.msg);
+    }
+    return 0;
+}
+
+static void quickack(struct xu_session *s)
+{
+#ifdef TCP_QUICKACK
+    int one = 1;
+
+    /* Linux turns quick ACKs off again by itself: re-arm before each read
+     * so a server that waits for our ACK (Nagle) is not stalled ~40 ms. */
+    if (s->sock >= 0)
+        setsockopt(s->sock, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+    (void)s;
+#endif
+}
+
+static int ended(struct xu_session *s)
+{
+    if (!s->err.code)
+        xu_error_set(&s->err, XU_EX_TEMPFAIL, "connection to %s closed", s->connect_target);
+    return s->err.code;
+}
+
+int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *extra_ready)
+{
+    struct pollfd pfd[2];
+    double wait, now;
+    int i, n;
+
+    if (extra_ready)
+        *extra_ready = 0;
+    if (s->disconnected)
+        return ended(s);
+    now = xu_now();
+    if (s->deadline > 0 && now >= s->deadline) {
+        s->timed_out = 1;
+        explain_disconnect(s, 0, NULL);
+        return s->err.code;
+    }
+    wait = max_wait;
+    if (s->deadline > 0 && s->deadline - now < wait)
+        wait = s->deadline - now;
+    if (wait < 0)
+        wait = 0;
+
+    if (extra_fd < 0 || s->sock < 0 || !s->ready) {
+        quickack(s);
+        xmpp_run_once(s->ctx, (unsigned long)(wait * 1000) + (wait > 0 ? 1 : 0));
+        if (extra_fd >= 0 && extra_ready) {
+            pfd[0].fd = extra_fd;
+            pfd[0].events = POLLIN;
+            *extra_ready = poll(pfd, 1, 0) > 0;
+        }
+    } else {
+        /* Wait on the server and on the caller's descriptor at once. */
+        pfd[0].fd = s->sock;
+        pfd[0].events = POLLIN | (xmpp_conn_send_queue_len(s->conn) > 0 ? POLLOUT : 0);
+        pfd[1].fd = extra_fd;
+        pfd[1].events = POLLIN;
+        n = poll(pfd, 2, (int)(wait * 1000));
+        if (n > 0 && extra_ready)
+            *extra_ready = (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+        quickack(s);
+        /* libstrophe reads 4 KiB per turn; a 16 KiB TLS record needs a few
+         * turns, and what OpenSSL holds buffered is invisible to poll(). */
+        for (i = 0; i < 5 && !s->disconnected; i++)
+            xmpp_run_once(s->ctx, 0);
+    }
+    if (s->disconnected && (s->phase != XU_PHASE_CLOSED || s->err.code))
+        return ended(s);
+    if (s->disconnected)
+        return ended(s);
+    return 0;
+}
+
+int xu_session_run(struct xu_session *s, int (*done)(void *ud), void *ud, struct xu_error *err)
+{
+    int rc;
+
+    while (!done(ud)) {
+        rc = xu_session_step(s, 1.0, -1, NULL);
+        if (rc)
+            return xu_error_set(err, rc, "%s", s->err.msg);
+    }
+    return 0;
+}
+
+void xu_session_send(struct xu_session *s, xmpp_stanza_t *stanza)
+{
+    xmpp_send(s->conn, stanza);
+}
+
+char *xu_session_new_id(struct xu_session *s)
+{
+    char *id = xmpp_uuid_gen(s->ctx), *copy;
+
+    if (!id)
+        return NULL;
+    copy = strdup(id);
+    xmpp_free(s->ctx, id);
+    return copy;
+}
+
+struct ping_wait {
+    int answered;
+    double sent;
+    double rtt_ms;
+};
+
+static int on_ping_reply(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *ud)
+{
+    struct ping_wait *w = ud;
+
+    (void)conn;
+    (void)stanza;
+    /* result or error: either way the server has worked through everything before it */
+    w->answered = 1;
+    w->rtt_ms = (xu_now() - w->sent) * 1000;
+    return 0;
+}
+
+static int ping_done(void *ud)
+{
+    return ((struct ping_wait *)ud)->answered;
+}
+
+int xu_session_roundtrip(struct xu_session *s, double *rtt_ms, struct xu_error *err)
+{
+    struct ping_wait w = {0, 0, 0};
+    xmpp_stanza_t *iq, *ping;
+    char *id, domain[1024];
+    int rc;
+
+    id = xu_session_new_id(s);
+    iq = xmpp_iq_new(s->ctx, "get", id);
+    ping = xmpp_stanza_new(s->ctx);
+    if (!id || !iq || !ping) {
+        free(id);
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    }
+    xmpp_stanza_set_name(ping, "ping");
+    xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
+    xmpp_stanza_add_child(iq, ping);
+    xmpp_stanza_release(ping);
+    if (s->bound_jid && xu_jid_domain(s->bound_jid, domain, sizeof domain))
+        xmpp_stanza_set_to(iq, domain);
+    xmpp_id_handler_add(s->conn, on_ping_reply, id, &w);
+    w.sent = xu_now();
+    xmpp_send(s->conn, iq);
+    xmpp_stanza_release(iq);
+    rc = xu_session_run(s, ping_done, &w, err);
+    if (rc)
+        xmpp_id_handler_delete(s->conn, on_ping_reply, id);
+    free(id);
+    if (rc == 0 && rtt_ms)
+        *rtt_ms = w.rtt_ms;
+    return rc;
+}
+
+void xu_session_close(struct xu_session *s)
+{
+    double until;
+
+    if (!s->conn || s->disconnected || !xmpp_conn_is_connected(s->conn))
+        return;
+    s->phase = XU_PHASE_CLOSING;
+    xmpp_disconnect(s->conn);
+    /* Give the server a moment to close its side, within the deadline. */
+    until = xu_now() + 2.0;
+    if (s->deadline > 0 && s->deadline < until)
+        until = s->deadline;
+    while (!s->disconnected && xu_now() < until)
+        xmpp_run_once(s->ctx, 50);
+}
+
+void xu_session_free(struct xu_session *s)
+{
+    arm_alarm(0);
+    if (s->conn)
+        xmpp_conn_release(s->conn);
+    if (s->ctx)
+        xmpp_ctx_free(s->ctx);
+    xu_trace_close(s->trace);
+    free(s->bound_jid);
+    free(s->features);
+    free(s->stream_id);
+    if (current == s)
+        current = NULL;
+    alarm_sock = -1;
+    memset(s, 0, sizeof *s);
+    s->sock = -1;
+}

@@ -1,0 +1,102 @@
+/* One XMPP session: connect → TLS → SASL → bind (or a XEP-0114 component
+ * handshake), driven by libstrophe, with the phase tracked so that a failure
+ * gets the right exit code, a deadline on every run, and the TLS policy
+ * (required, verified, pinned) applied. */
+#ifndef XU_SESSION_H
+#define XU_SESSION_H
+
+#include <strophe.h>
+
+#include "error.h"
+#include "opts.h"
+
+enum xu_phase {
+    XU_PHASE_START,   /* nothing yet / resolving */
+    XU_PHASE_TCP,     /* TCP connect */
+    XU_PHASE_STREAM,  /* stream open, waiting for features */
+    XU_PHASE_TLS,     /* STARTTLS or direct TLS handshake */
+    XU_PHASE_AUTH,    /* SASL or component handshake */
+    XU_PHASE_BIND,    /* resource binding / session */
+    XU_PHASE_READY,   /* stanzas may flow */
+    XU_PHASE_CLOSING, /* we sent </stream:stream> */
+    XU_PHASE_CLOSED,
+};
+
+struct xu_trace;
+
+struct xu_session {
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    const struct xu_opts *opts;
+    struct xu_trace *trace;
+    enum xu_phase phase;
+    int is_component;
+    int ready;            /* reached XU_PHASE_READY */
+    int disconnected;     /* libstrophe reported the end of the connection */
+    int sock;             /* -1 when not connected */
+    double deadline;      /* monotonic seconds; 0 = none */
+    struct xu_error err;  /* why the session failed or ended unexpectedly */
+    char *bound_jid;      /* full JID after bind (component: its domain) */
+    char *features;       /* the last <stream:features/> received, serialised */
+    char *stream_id;      /* the stream id of the last stream opened */
+    /* what the logger saw, to explain a disconnect */
+    int tcp_errno;
+    int tls_missing;
+    int cert_failed;
+    int pin_mismatch;
+    int pin_checked;
+    int timed_out;
+    char sasl_condition[64];
+    char bind_condition[64];
+    char last_error[256];
+    char cert_error[256];
+    char peer_fingerprint[65];
+    char connect_target[300]; /* host:port being connected */
+};
+
+/* Monotonic clock in seconds. */
+double xu_now(void);
+
+/* Connect and negotiate until stanzas may flow, within the deadline
+ * (absolute xu_now() seconds; 0 = now + opts->timeout). On failure the
+ * error says what went wrong and in which phase; the session must still be
+ * freed. opts must outlive the session. */
+int xu_session_open(struct xu_session *s, const struct xu_opts *opts, double deadline,
+                    struct xu_error *err);
+
+/* Change the deadline (absolute; 0 = none). */
+void xu_session_set_deadline(struct xu_session *s, double deadline);
+
+/* Run the event loop once: wait up to max_wait seconds (bounded by the
+ * deadline) for network events, or for extra_fd (-1: none) to become
+ * readable, which is reported in *extra_ready. Returns 0, or an error code
+ * when the session ended (disconnected or deadline passed; s->err says why). */
+int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *extra_ready);
+
+/* Run until done(ud) returns non-zero (0 is returned), or the session fails
+ * or the deadline passes (the error code is returned, err set). */
+int xu_session_run(struct xu_session *s, int (*done)(void *ud), void *ud,
+                   struct xu_error *err);
+
+/* Send a stanza (not released). */
+void xu_session_send(struct xu_session *s, xmpp_stanza_t *stanza);
+
+/* An XEP-0199 ping to the server, waiting for its answer: proves that the
+ * server has processed every stanza sent before it. *rtt_ms gets the
+ * round-trip time if not NULL. */
+int xu_session_roundtrip(struct xu_session *s, double *rtt_ms, struct xu_error *err);
+
+/* Close the stream cleanly and wait (briefly, within the deadline) for the
+ * server to close its side. */
+void xu_session_close(struct xu_session *s);
+
+/* Free everything; safe on a session that failed to open. */
+void xu_session_free(struct xu_session *s);
+
+/* A new unique stanza id (caller frees with free()). */
+char *xu_session_new_id(struct xu_session *s);
+
+/* The name of a phase, for messages. */
+const char *xu_phase_name(enum xu_phase p);
+
+#endif
