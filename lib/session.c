@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "jid.h"
 #include "msg.h"
 #include "secret.h"
@@ -221,7 +224,8 @@ static void on_recv(struct xu_session *s, const char *data)
         if (s->phase < XU_PHASE_STREAM)
             s->phase = XU_PHASE_STREAM;
         attr_of(data, "id", &s->stream_id);
-    } else if (strncmp(data, "<stream:features", 16) == 0) {
+    } else if (strncmp(data, "<stream:features", 16) == 0 ||
+               (strncmp(data, "<features", 9) == 0 && strstr(data, "etherx.jabber.org/streams"))) {
         free(s->features);
         s->features = strdup(data);
     } else if (strncmp(data, "<proceed", 8) == 0) {
@@ -408,6 +412,11 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
                      text[0] ? ": " : "", text);
         return;
     }
+    if (s->tls_missing && s->features && strstr(s->features, "<starttls")) {
+        xu_error_set(e, XU_EX_SOFTWARE, "TLS could not be set up locally%s%s; refusing to continue in clear",
+                     s->last_error[0] ? ": " : "", s->last_error);
+        return;
+    }
     if (s->tls_missing) {
         xu_error_set(e, XU_EX_PROTOCOL,
                      "%s does not offer STARTTLS and TLS is required; refusing to log in in clear",
@@ -539,6 +548,25 @@ static int resolve_failure(struct xu_session *s, const char *host, struct xu_err
                         s->connect_target, strerror(s->tcp_errno ? s->tcp_errno : ECONNREFUSED));
 }
 
+/* libstrophe treats an unusable CA file as "no TLS", which would read as
+ * a server fault: check it here and say what is wrong with it. */
+static int check_trust_file(const char *path, struct xu_error *err)
+{
+    FILE *fp = fopen(path, "r");
+    X509 *cert;
+
+    if (!fp)
+        return xu_error_set(err, XU_EX_CONFIG, "cannot read tls_trust_file %s: %s", path,
+                            strerror(errno));
+    cert = PEM_read_X509(fp, NULL, NULL, NULL);
+    fclose(fp);
+    if (!cert)
+        return xu_error_set(err, XU_EX_CONFIG,
+                            "tls_trust_file %s holds no PEM certificate", path);
+    X509_free(cert);
+    return 0;
+}
+
 static int setup_tls(struct xu_session *s, struct xu_error *err)
 {
     const struct xu_opts *o = s->opts;
@@ -555,10 +583,10 @@ static int setup_tls(struct xu_session *s, struct xu_error *err)
         flags = XMPP_CONN_FLAG_DISABLE_SM; /* XEP-0114 has no TLS */
     if (xmpp_conn_set_flags(s->conn, flags) != XMPP_EOK)
         return xu_error_set(err, XU_EX_SOFTWARE, "cannot set connection flags");
-    if (o->tls_trust_file) {
-        if (access(o->tls_trust_file, R_OK) != 0)
-            return xu_error_set(err, XU_EX_CONFIG, "cannot read tls_trust_file %s: %s",
-                                o->tls_trust_file, strerror(errno));
+    if (o->tls_trust_file && o->tls != XU_TLS_OFF) {
+        int rc = check_trust_file(o->tls_trust_file, err);
+        if (rc)
+            return rc;
         xmpp_conn_set_cafile(s->conn, o->tls_trust_file);
     }
     xmpp_conn_set_certfail_handler(s->conn, on_certfail);

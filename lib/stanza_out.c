@@ -1,0 +1,78 @@
+#include "stanza_out.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
+{
+    xmpp_ctx_t *ctx = xmpp_stanza_get_context(stanza);
+    const char *ns = xmpp_stanza_get_ns(stanza);
+    static const char add_ns[] = " xmlns=\"jabber:client\"";
+    char *raw = NULL, *out, *o, *p;
+    size_t len = 0, extra = 0, name_end;
+
+    if (xmpp_stanza_to_text(stanza, &raw, &len) != XMPP_EOK)
+        return NULL;
+    for (p = raw; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            extra += 4;
+    /* libstrophe leaves the stream's default namespace implicit: write it
+     * into the top element so the line stands on its own */
+    name_end = 0;
+    p = strchr(raw, '>');
+    if (!ns && raw[0] == '<' && p && !memmem(raw, (size_t)(p - raw), "xmlns=", 6)) {
+        name_end = 1 + strcspn(raw + 1, " \t/>");
+        extra += sizeof add_ns - 1;
+    }
+    out = malloc(len + extra + 1);
+    if (!out) {
+        xmpp_free(ctx, raw);
+        return NULL;
+    }
+    o = out;
+    for (p = raw; *p; p++) {
+        if (*p == '\n') {
+            memcpy(o, "&#10;", 5);
+            o += 5;
+        } else if (*p == '\r') {
+            memcpy(o, "&#13;", 5);
+            o += 5;
+        } else {
+            *o++ = *p;
+        }
+        if (name_end && (size_t)(p - raw) + 1 == name_end) {
+            memcpy(o, add_ns, sizeof add_ns - 1);
+            o += sizeof add_ns - 1;
+        }
+    }
+    *o = '\0';
+    xmpp_free(ctx, raw);
+    return out;
+}
+
+int xu_write_line(FILE *fp, const char *line, int *closed, struct xu_error *err)
+{
+    if (fputs(line, fp) == EOF || fputc('\n', fp) == EOF || fflush(fp) == EOF) {
+        if (errno == EPIPE) {
+            if (closed)
+                *closed = 1;
+            return xu_error_set(err, XU_EX_IOERR, "standard output was closed");
+        }
+        return xu_error_set(err, XU_EX_IOERR, "cannot write to standard output: %s",
+                            strerror(errno));
+    }
+    return 0;
+}
+
+int xu_write_stanza_xml(FILE *fp, xmpp_stanza_t *stanza, int *closed, struct xu_error *err)
+{
+    char *line = xu_stanza_xml_line(stanza);
+    int rc;
+
+    if (!line)
+        return xu_error_set(err, XU_EX_OSERR, "cannot serialise a stanza");
+    rc = xu_write_line(fp, line, closed, err);
+    free(line);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/* Writing stanzas to stdout: one stanza per line, flushed per stanza. */
+#ifndef XU_STANZA_OUT_H
+#define XU_STANZA_OUT_H
+
+#include <stdio.h>
+#include <strophe.h>
+
+#include "error.h"
+
+/* The stanza as one line of XML with its namespace (jabber:client when it
+ * has none), newlines and carriage returns written as &#10; / &#13; so that
+ * one line is one stanza and the line can be fed back to xmpp-send --xml.
+ * Caller frees. */
+char *xu_stanza_xml_line(xmpp_stanza_t *stanza);
+
+/* Write the line and flush. Returns 0, or XU_EX_IOERR (err set) when the
+ * reader went away (EPIPE) or the write failed; *closed is set on EPIPE so
+ * the caller can end quietly. */
+int xu_write_stanza_xml(FILE *fp, xmpp_stanza_t *stanza, int *closed, struct xu_error *err);
+
+/* Write a line of text and flush, with the same error handling. */
+int xu_write_line(FILE *fp, const char *line, int *closed, struct xu_error *err);
+
+#endif
