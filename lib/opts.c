@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "jid.h"
 #include "msg.h"
 #include "secret.h"
 
@@ -207,8 +208,14 @@ static int apply_common(struct xu_opts *o, int id, const char *arg, const char *
                                 "%s: the fingerprint must be a SHA-256 in hex (64 digits, colons allowed)", where);
         break;
     case O_TLS_INSECURE: o->tls_insecure = 1; break;
-    case O_PASSWORD_FILE: rc = set_password(o, XU_PW_FILE, arg); break;
-    case O_PASSWORDEVAL: rc = set_password(o, XU_PW_EVAL, arg); break;
+    case O_PASSWORD_FILE:
+        rc = set_password(o, XU_PW_FILE, arg);
+        o->pw_from_config = code == XU_EX_CONFIG;
+        break;
+    case O_PASSWORDEVAL:
+        rc = set_password(o, XU_PW_EVAL, arg);
+        o->pw_from_config = code == XU_EX_CONFIG;
+        break;
     case O_TIMEOUT:
         if (xu_parse_duration(arg, 0.1, 86400 * 365, &o->timeout) < 0)
             return xu_error_set(err, code, "%s: timeout must be a duration from 0.1 s to 1 year (e.g. 30, 2.5, 500ms, 5m), not '%s'", where, arg);
@@ -237,8 +244,10 @@ static int apply_config_key(void *ud, const char *key, const char *value, const 
     int b;
 
     snprintf(where, sizeof where, "%s:%d", file, line);
-    if (strcmp(key, "password") == 0)
+    if (strcmp(key, "password") == 0) {
+        c->o->pw_from_config = 1;
         return set_password(c->o, XU_PW_CONFIG, value) ? xu_error_set(err, XU_EX_OSERR, "out of memory") : 0;
+    }
     opt = find_by_key(common_options, key);
     if (!opt)
         opt = find_by_key(c->tool->options, key);
@@ -361,6 +370,7 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
     struct option *lopts = NULL;
     char shorts[128], path[4096], where[128];
     struct config_ctx cc = {o, tool};
+    char *config_jid = NULL;
     int c, id, rc = 0, explicit_config = 0;
 
     memset(o, 0, sizeof *o);
@@ -402,6 +412,7 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
                           "XDG_CONFIG_HOME nor HOME is set", o->account);
     if (rc)
         goto out;
+    config_jid = o->jid ? strdup(o->jid) : NULL;
 
     /* Second pass: the command line overrides the config file. */
     optind = 0;
@@ -433,6 +444,17 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
     }
     *first_arg = optind;
 
+    /* An account's password is for that account's JID only: -j naming
+     * another JID must not send it elsewhere. */
+    if (o->pw_from_config && config_jid && o->jid && !xu_jid_bare_equal(config_jid, o->jid)) {
+        xu_info("not using the config file's password for %s (it belongs to %s)", o->jid,
+                config_jid);
+        xu_secret_free(o->pw_value);
+        o->pw_value = NULL;
+        o->pw_source = XU_PW_NONE;
+        o->pw_from_config = 0;
+    }
+
     if (o->tls_insecure && o->tls_fingerprint)
         rc = xu_error_set(err, XU_EX_USAGE,
                           "--tls-insecure conflicts with --tls-fingerprint: a pin is a check, "
@@ -440,6 +462,7 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
     else if (o->tls == XU_TLS_OFF && o->tls_fingerprint)
         rc = xu_error_set(err, XU_EX_USAGE, "--tls off conflicts with --tls-fingerprint");
 out:
+    free(config_jid);
     free(lopts);
     return rc;
 }

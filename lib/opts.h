@@ -27,6 +27,7 @@ struct xu_opts {
     int tls_insecure;
     enum xu_pw_source pw_source;
     char *pw_value;          /* the password (CONFIG), path (FILE) or command (EVAL) */
+    int pw_from_config;      /* pw_source was set by the config file */
     double timeout;          /* seconds, whole run */
     char *trace;             /* file, "-" = stderr */
     char *component;         /* component domain: XEP-0114 session instead of c2s */
