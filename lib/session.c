@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -298,6 +299,8 @@ static void on_log(void *ud, xmpp_log_level_t level, const char *area, const cha
     depth--;
 }
 
+static void restore_cert_file(void);
+
 /* ---- libstrophe callbacks ---- */
 
 static int on_sockopt(xmpp_conn_t *conn, void *sockp)
@@ -511,6 +514,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
                 return;
             }
         }
+        restore_cert_file();
         s->phase = XU_PHASE_READY;
         s->ready = 1;
         jid = s->is_component ? s->opts->component : xmpp_conn_get_bound_jid(conn);
@@ -518,6 +522,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
         s->bound_jid = jid ? strdup(jid) : NULL;
         xu_trace_info(s->trace, "session ready as %s", jid ? jid : "?");
     } else if (ev == XMPP_CONN_DISCONNECT || ev == XMPP_CONN_FAIL) {
+        restore_cert_file();
         s->disconnected = 1;
         if (s->phase != XU_PHASE_CLOSING)
             explain_disconnect(s, error, se);
@@ -546,6 +551,74 @@ static int resolve_failure(struct xu_session *s, const char *host, struct xu_err
                             gai_strerror(rc));
     return xu_error_set(err, XU_EX_UNAVAILABLE, "cannot connect to %s: %s",
                         s->connect_target, strerror(s->tcp_errno ? s->tcp_errno : ECONNREFUSED));
+}
+
+/* libstrophe calls SSL_CTX_set_default_verify_paths() twice per connection,
+ * and each call parses the whole CA bundle file (~140 certificates, most of a
+ * one-shot run's CPU). The hashed certificate directory holds the same trust
+ * anchors and is read lazily, one CA per handshake. So while connecting we
+ * point OpenSSL's default file at nothing, leaving the directory, when the
+ * directory is really hashed and the bundle is the one generated into that
+ * same directory (Debian's update-ca-certificates writes both) or unset. An
+ * SSL_CERT_FILE elsewhere is the user's choice and is left alone. */
+static int cert_file_hidden;
+static char *cert_file_saved;
+
+static int bundle_in_dir(const char *file, const char *dir)
+{
+    char *f = realpath(file, NULL), *d = realpath(dir, NULL), *slash;
+    int same = 0;
+
+    if (f && d && (slash = strrchr(f, '/')) != NULL) {
+        *slash = '\0';
+        same = strcmp(f, d) == 0;
+    }
+    free(f);
+    free(d);
+    return same;
+}
+
+static void prefer_cert_dir(void)
+{
+    const char *env = X509_get_default_cert_file_env();
+    const char *file = getenv(env);
+    const char *dir = getenv(X509_get_default_cert_dir_env());
+    struct dirent *de;
+    unsigned x;
+    char dot[8];
+    DIR *d;
+
+    if (!dir)
+        dir = X509_get_default_cert_dir();
+    if (file && !bundle_in_dir(file, dir))
+        return;
+    d = opendir(dir);
+    if (!d)
+        return;
+    while ((de = readdir(d)) != NULL)
+        if (strlen(de->d_name) == 10 && sscanf(de->d_name, "%8x%2s", &x, dot) == 2 &&
+            strcmp(dot, ".0") == 0)
+            break;
+    closedir(d);
+    if (!de)
+        return;
+    cert_file_saved = file ? strdup(file) : NULL;
+    if (setenv(env, "/dev/null/xmpputils-uses-the-hashed-cert-dir", 1) == 0)
+        cert_file_hidden = 1;
+}
+
+/* Children (passwordeval, hooks) must see the environment the user gave. */
+static void restore_cert_file(void)
+{
+    if (cert_file_hidden) {
+        if (cert_file_saved)
+            setenv(X509_get_default_cert_file_env(), cert_file_saved, 1);
+        else
+            unsetenv(X509_get_default_cert_file_env());
+        free(cert_file_saved);
+        cert_file_saved = NULL;
+        cert_file_hidden = 0;
+    }
 }
 
 /* libstrophe treats an unusable CA file as "no TLS", which would read as
@@ -632,8 +705,12 @@ static int start_client(struct xu_session *s, struct xu_error *err)
     snprintf(s->connect_target, sizeof s->connect_target, "%s:%u", target,
              o->port ? o->port : o->tls == XU_TLS_DIRECT ? 5223 : 5222);
     s->phase = XU_PHASE_TCP;
-    if (xmpp_connect_client(s->conn, o->host, (unsigned short)o->port, on_conn, s) != XMPP_EOK)
+    if (o->tls != XU_TLS_OFF && !o->tls_insecure)
+        prefer_cert_dir();
+    if (xmpp_connect_client(s->conn, o->host, (unsigned short)o->port, on_conn, s) != XMPP_EOK) {
+        restore_cert_file();
         return resolve_failure(s, target, err);
+    }
     return 0;
 }
 
@@ -887,6 +964,7 @@ void xu_session_close(struct xu_session *s)
 void xu_session_free(struct xu_session *s)
 {
     arm_alarm(0);
+    restore_cert_file();
     if (s->conn)
         xmpp_conn_release(s->conn);
     if (s->ctx)

@@ -232,7 +232,7 @@ xu_server_setup() {
 	export XU_PROSODY_CONFIG=$XU_TMP/prosody.cfg.lua XU_PROSODY_LOG=$XU_TMP/prosody.log
 	export XDG_CONFIG_HOME=$XU_TMP/xdg
 	export XU_CONFIG=$XDG_CONFIG_HOME/xmpputils/config
-	export XU_USERS="alice bob carol dave"
+	export XU_USERS="alice bob carol dave erin"
 	for u in $XU_USERS; do
 		# distinct, known, unique per run (so "never in the trace" checks mean something)
 		pw="$u-pw-$(_xu_rand 6)"
