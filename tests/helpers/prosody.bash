@@ -142,26 +142,51 @@ prosody_is_running() {
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-# Did Prosody fail to bind one of its ports (another process took it)?
-_prosody_port_conflict() {
-	grep -q 'Failed to open server port' "$XU_PROSODY_LOG" 2>/dev/null
+# _prosody_wait_bound PID OFFSET: wait until this Prosody (log written after
+# byte OFFSET) has bound all its ports. 0 = bound, 2 = a port was taken by
+# someone else, 1 = died or timed out. (Probing the ports alone is not enough:
+# another suite's Prosody serves xu.test too and may be the one answering.)
+_prosody_wait_bound() {
+	local pid=$1 off=$2 i new svc ok
+	for i in $(seq 1 $((${XU_PROSODY_START_TIMEOUT:-15} * 20))); do
+		new=$(tail -c +"$((off + 1))" "$XU_PROSODY_LOG" 2>/dev/null)
+		if grep -q 'Failed to open server port' <<<"$new"; then
+			return 2
+		fi
+		ok=1
+		for svc in "c2s'.*:$XU_C2S_PORT" "c2s_direct_tls'.*:$XU_TLS_PORT" "component'.*:$XU_COMPONENT_PORT"; do
+			grep -q "Activated service '$svc\$" <<<"$new" || { ok=0; break; }
+		done
+		[ "$ok" = 1 ] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
 }
 
-# prosody_start: start Prosody in the background and wait until the c2s and
-# direct-TLS ports answer with our domain's stream features (bounded wait).
+# prosody_start: start Prosody in the background, wait until it has bound its
+# ports and the c2s and direct-TLS ports answer with our domain's stream
+# features (bounded wait; on failure the log tail is shown). Status 2: a port
+# was taken by another process.
 prosody_start() {
-	local pid
+	local pid off rc=0
 	if prosody_is_running; then
 		return 0
 	fi
 	: >>"$XU_PROSODY_LOG"
+	off=$(stat -c %s "$XU_PROSODY_LOG")
 	# fd 3 closed: bats waits for it; stdin from /dev/null: never read a tty.
 	prosody --config "$XU_PROSODY_CONFIG" -F </dev/null >>"$XU_TMP/prosody.stdout" 2>&1 3>&- &
 	pid=$!
 	echo "$pid" >"$XU_TMP/prosody.bgpid"
-	if ! "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$XU_C2S_PORT" "$XU_DOMAIN" "${XU_PROSODY_START_TIMEOUT:-15}" ||
-		! "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$XU_TLS_PORT" "$XU_DOMAIN" 5 --tls ||
-		_prosody_port_conflict || ! kill -0 "$pid" 2>/dev/null; then
+	_prosody_wait_bound "$pid" "$off" || rc=$?
+	if [ "$rc" = 0 ] && {
+		! "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$XU_C2S_PORT" "$XU_DOMAIN" 10 ||
+			! "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$XU_TLS_PORT" "$XU_DOMAIN" 5 --tls
+	}; then
+		rc=1
+	fi
+	if [ "$rc" != 0 ]; then
 		{
 			echo "xu-test: Prosody did not start (pid $pid, c2s port $XU_C2S_PORT, tls port $XU_TLS_PORT)"
 			echo "--- tail of $XU_PROSODY_LOG"
@@ -170,7 +195,7 @@ prosody_start() {
 			tail -n 10 "$XU_TMP/prosody.stdout" 2>/dev/null
 		} >&2
 		prosody_stop
-		return 1
+		return "$rc"
 	fi
 }
 
@@ -220,7 +245,7 @@ _xu_watchdog() {
 
 # xu_server_setup [OWNER_PID]: everything. Prosody is stopped if OWNER_PID dies.
 xu_server_setup() {
-	local owner=${1:-$$} attempt ports u pw
+	local owner=${1:-$$} attempt ports u pw rc
 	command -v prosody >/dev/null || _xu_die "prosody is not installed (run: make deps)" || return 1
 	command -v openssl >/dev/null || _xu_die "openssl is not installed (run: make deps)" || return 1
 	XU_TMP=$(mktemp -d "${TMPDIR:-/tmp}/xu-test.XXXXXX") || return 1
@@ -244,30 +269,39 @@ xu_server_setup() {
 	# Free ports are picked at start; another suite may grab one before Prosody
 	# binds it, so on a conflict pick again (a few times).
 	for attempt in 1 2 3 4 5; do
-		ports=$("$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" free-ports 4) || return 1
+		if [ "$attempt" = 1 ] && [ -n "${XU_FORCE_PORTS:-}" ]; then
+			ports=$XU_FORCE_PORTS # "C2S TLS COMPONENT SPARE", to test the conflict handling
+		else
+			ports=$("$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" free-ports 4) || return 1
+		fi
 		read -r XU_C2S_PORT XU_TLS_PORT XU_COMPONENT_PORT XU_SPARE_PORT <<<"$ports"
 		export XU_C2S_PORT XU_TLS_PORT XU_COMPONENT_PORT XU_SPARE_PORT
 		_xu_write_prosody_config
 		if [ "$attempt" = 1 ]; then
 			# Register users before the first start (prosodyctl writes the data files).
+			# in parallel; wait for these pids only (a bare `wait` would also wait
+			# for any background job of the caller, e.g. a receiver)
+			local -a reg_pids=()
 			for u in $XU_USERS; do
 				prosodyctl --config "$XU_PROSODY_CONFIG" register "$u" "$XU_DOMAIN" "$(xu_password "$u")" \
 					</dev/null >>"$XU_TMP/prosodyctl.log" 2>&1 3>&- &
+				reg_pids+=("$!")
 			done
-			wait || true
+			wait "${reg_pids[@]}" || true
 			for u in $XU_USERS; do
 				[ -f "$XU_TMP/data/${XU_DOMAIN//./%2e}/accounts/$u.dat" ] ||
 					{ cat "$XU_TMP/prosodyctl.log" >&2; _xu_die "prosodyctl could not register $u"; return 1; }
 			done
 		fi
 		: >"$XU_PROSODY_LOG"
-		if prosody_start 2>"$XU_TMP/start.err"; then
-			break
-		fi
-		if ! _prosody_port_conflict || [ "$attempt" = 5 ]; then
+		rc=0
+		prosody_start 2>"$XU_TMP/start.err" || rc=$?
+		[ "$rc" = 0 ] && break
+		if [ "$rc" != 2 ] || [ "$attempt" = 5 ]; then
 			cat "$XU_TMP/start.err" >&2
 			return 1
 		fi
+		echo "xu-test: a port was taken meanwhile; picking new ports" >&2
 	done
 	_xu_write_client_config
 	_xu_watchdog "$owner"
