@@ -127,3 +127,21 @@ except socket.timeout:
 	run "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$XU_C2S_PORT" "$XU_DOMAIN" 3
 	assert_success
 }
+
+@test "harness: receiver.py --receipts answers XEP-0184 receipt requests" {
+	start_receiver bob bob --count 1 --receipts
+	XU_SENDER_PASSWORD=$XU_ALICE_PASSWORD run "$XU_PYTHON" "$XU_TESTS_DIR/bin/send.py" \
+		--jid "alice@$XU_DOMAIN" --to "bob@$XU_DOMAIN" --body "receipt please" --wait-receipt --timeout 10
+	assert_success
+	assert_output --partial "receipt "
+	wait_receiver bob
+	assert_recv bob '.[0].receipt_request == true'
+}
+
+@test "harness: the component port accepts $XU_COMPONENT with the exported secret, and only with it" {
+	run "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" component-check 127.0.0.1 "$XU_COMPONENT_PORT" "$XU_COMPONENT"
+	assert_success
+	XU_COMPONENT_SECRET=wrong run "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" component-check \
+		127.0.0.1 "$XU_COMPONENT_PORT" "$XU_COMPONENT"
+	assert_failure
+}

@@ -12,6 +12,10 @@
       listener). --tls: the port is direct TLS (certificate not verified here).
       Exit 0 when ready, 1 on timeout.
 
+  netutil.py component-check HOST PORT NAME
+      Log in as XEP-0114 component NAME with the secret in $XU_COMPONENT_SECRET;
+      exit 0 if the server accepts the handshake.
+
   netutil.py sink silent|closed [--port-file FILE]
       silent: listen on a free port, accept connections and never answer.
       closed: bind a free port without listening, so connecting to it is
@@ -81,6 +85,41 @@ def wait_xmpp(host, port, domain, timeout, use_tls):
     return 1
 
 
+def component_check(host, port, name, secret):
+    """XEP-0114: log in as component NAME; 0 if the server accepts the handshake."""
+    import hashlib
+    import re
+    s = socket.create_connection((host, port), timeout=5)
+    try:
+        s.sendall(("<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:component:accept' "
+                   "xmlns:stream='http://etherx.jabber.org/streams'>" % name).encode())
+        buf = b""
+        while b" id=" not in buf or b">" not in buf.split(b"<stream:stream", 1)[-1]:
+            data = s.recv(4096)
+            if not data:
+                return 1
+            buf += data
+        m = re.search(rb"""\sid=['"]([^'"]+)['"]""", buf)
+        if not m:
+            return 1
+        digest = hashlib.sha1(m.group(1) + secret.encode()).hexdigest()
+        s.sendall(("<handshake>%s</handshake>" % digest).encode())
+        buf = b""
+        while True:
+            data = s.recv(4096)
+            if not data:
+                break
+            buf += data
+            if b"<handshake" in buf:
+                return 0
+            if b"error" in buf:
+                break
+        sys.stderr.write("component handshake refused: %r\n" % buf[:200])
+        return 1
+    finally:
+        s.close()
+
+
 def sink(mode, port_file):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
@@ -122,6 +161,9 @@ def main(argv):
         return 0
     if len(argv) >= 6 and argv[1] == "wait-xmpp":
         return wait_xmpp(argv[2], int(argv[3]), argv[4], float(argv[5]), "--tls" in argv[6:])
+    if len(argv) >= 5 and argv[1] == "component-check":
+        # the secret comes from the environment (XU_COMPONENT_SECRET), never argv
+        return component_check(argv[2], int(argv[3]), argv[4], os.environ["XU_COMPONENT_SECRET"])
     if len(argv) >= 3 and argv[1] == "sink":
         pf = None
         if "--port-file" in argv:

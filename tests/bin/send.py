@@ -2,17 +2,23 @@
 """send.py: an independent sender (slixmpp) used to check the harness itself.
 
   XU_SENDER_PASSWORD=... /usr/bin/python3 send.py --jid alice@xu.test \\
-      --to bob@xu.test [--to ...] --body TEXT [--subject S] [--type chat] [--request-receipt]
+      --to bob@xu.test [--to ...] --body TEXT [--subject S] [--type chat]
+      [--request-receipt | --wait-receipt]
 
-Password from an environment variable (--password-env), never argv. Exits 0
+Password from an environment variable (--password-env), never argv.
+XU_PY_DEBUG=1 shows slixmpp's debug log on stderr. Exits 0
 once the server answered a ping sent after the messages, 2 on any failure.
 """
 import argparse
+import asyncio
+import logging
 import os
 import sys
 import xml.etree.ElementTree as ET
 
 from slixmpp import ClientXMPP
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import StanzaPath
 
 
 class Sender(ClientXMPP):
@@ -23,7 +29,11 @@ class Sender(ClientXMPP):
         if args.ca:
             self.ca_certs = args.ca
         self.default_domain = self.boundjid.domain
+        self.pending_receipts = set()
+        self.receipts_done = self.loop.create_future()
         self.add_event_handler("session_start", self.on_session_start)
+        # (slixmpp's "message" event only fires for messages with a body)
+        self.register_handler(Callback("xu receipts", StanzaPath("message"), self.on_message))
         self.add_event_handler("failed_auth", lambda e: self.finish(2, "auth failed"))
         self.add_event_handler("connection_failed", lambda e: self.finish(2, "connection failed: %s" % e))
         self.add_event_handler("disconnected", self.on_disconnected)
@@ -51,9 +61,10 @@ class Sender(ClientXMPP):
             if a.subject is not None:
                 m["subject"] = a.subject
             m["body"] = a.body
-            if a.request_receipt:
+            if a.request_receipt or a.wait_receipt:
                 m["id"] = self.new_id()
                 ET.SubElement(m.xml, "{urn:xmpp:receipts}request")
+                self.pending_receipts.add(m["id"])
             m.send()
         iq = self.Iq()
         iq["type"] = "get"
@@ -61,10 +72,21 @@ class Sender(ClientXMPP):
         iq.append(ET.Element("{urn:xmpp:ping}ping"))
         try:
             await iq.send(timeout=10)
+            if a.wait_receipt:
+                await asyncio.wait_for(self.receipts_done, a.timeout)
         except Exception as e:  # noqa: BLE001
-            self.finish(2, "ping failed: %r" % (e,))
+            self.finish(2, "failed: %r" % (e,))
             return
         self.finish(0)
+
+    def on_message(self, msg):
+        r = msg.xml.find("{urn:xmpp:receipts}received")
+        if r is None:
+            return
+        print("receipt %s from %s" % (r.get("id"), msg["from"]), flush=True)
+        self.pending_receipts.discard(r.get("id"))
+        if not self.pending_receipts and not self.receipts_done.done():
+            self.receipts_done.set_result(True)
 
 
 def main():
@@ -78,9 +100,13 @@ def main():
     p.add_argument("--body", required=True)
     p.add_argument("--subject")
     p.add_argument("--type", choices=["chat", "normal", "headline", "groupchat"])
-    p.add_argument("--request-receipt", action="store_true")
+    p.add_argument("--request-receipt", action="store_true", help="ask for XEP-0184 receipts")
+    p.add_argument("--wait-receipt", action="store_true",
+                   help="ask for receipts and wait for all of them (printed as 'receipt ID from JID')")
     p.add_argument("--timeout", type=float, default=15.0)
     args = p.parse_args()
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("XU_PY_DEBUG") else logging.CRITICAL,
+                        format="%(levelname)s %(message)s")
     password = os.environ.get(args.password_env)
     if password is None:
         p.error("environment variable %s is not set" % args.password_env)
