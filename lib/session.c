@@ -370,11 +370,25 @@ static int stream_error_code(xmpp_error_type_t t)
     }
 }
 
+/* The --timeout a deadline came from, for messages. */
+static double shown_timeout(const struct xu_opts *o)
+{
+    return o->timeout > 0 ? o->timeout : XU_CONNECT_TIMEOUT;
+}
+
 static int has_required_starttls(const char *features)
 {
     const char *st = features ? strstr(features, "<starttls") : NULL;
 
     return st && strstr(st, "<required") != NULL;
+}
+
+/* The resource asked for (-r, or the JID's), for messages. */
+static const char *asked_resource(const struct xu_session *s)
+{
+    const char *slash = s->opts->jid ? strchr(s->opts->jid, '/') : NULL;
+
+    return s->opts->resource ? s->opts->resource : slash ? slash + 1 : "(server's choice)";
 }
 
 /* Turn a disconnect into an exit code and a message, from the phase and
@@ -388,7 +402,7 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
     if (e->code)
         return;
     if (s->timed_out || alarm_stage) {
-        xu_error_set(e, XU_EX_TEMPFAIL, "timed out after %g s during %s%s%s", s->opts->timeout,
+        xu_error_set(e, XU_EX_TEMPFAIL, "timed out after %g s during %s%s%s", shown_timeout(s->opts),
                      xu_phase_name(s->phase), s->connect_target[0] ? " with " : "",
                      s->connect_target);
         return;
@@ -410,6 +424,13 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
     }
     if (se) {
         xu_sanitize_terminal(text, sizeof text, se->text ? se->text : "");
+        if (se->type == XMPP_SE_CONFLICT && s->phase == XU_PHASE_READY && !s->is_component) {
+            /* RFC 6120 7.7.2.2: another login took our resource */
+            xu_error_set(e, XU_EX_TEMPFAIL,
+                         "the server replaced this session: another login bound the same "
+                         "resource (conflict%s%s)", text[0] ? ": " : "", text);
+            return;
+        }
         xu_error_set(e, stream_error_code(se->type), "server ended the stream during %s: %s%s%s",
                      xu_phase_name(s->phase), stream_condition(se, cond, sizeof cond),
                      text[0] ? ": " : "", text);
@@ -475,11 +496,17 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
     case XU_PHASE_BIND:
         if (strcmp(s->bind_condition, "conflict") == 0)
             xu_error_set(e, XU_EX_TEMPFAIL,
-                         "resource binding refused: conflict (the resource is in use)");
+                         "resource binding refused: conflict: resource '%s' is in use by another "
+                         "session (ask for another with -r, or let the server choose)",
+                         asked_resource(s));
         else if (strcmp(s->bind_condition, "not-allowed") == 0)
-            xu_error_set(e, XU_EX_NOPERM, "resource binding refused: not-allowed");
+            xu_error_set(e, XU_EX_NOPERM,
+                         "resource binding refused: not-allowed: %s may not bind resource '%s'",
+                         who, asked_resource(s));
         else if (strcmp(s->bind_condition, "bad-request") == 0)
-            xu_error_set(e, XU_EX_DATAERR, "resource binding refused: bad-request (invalid resource?)");
+            xu_error_set(e, XU_EX_DATAERR,
+                         "resource binding refused: bad-request: the server does not accept "
+                         "resource '%s'", asked_resource(s));
         else if (s->opts->tls == XU_TLS_OFF && s->phase == XU_PHASE_AUTH)
             xu_error_set(e, XU_EX_PROTOCOL, "authentication failed without TLS");
         else
@@ -714,6 +741,30 @@ static int start_client(struct xu_session *s, struct xu_error *err)
     return 0;
 }
 
+static int refuse_socket(xmpp_conn_t *conn, void *sockp)
+{
+    (void)conn;
+    (void)sockp;
+    return -1;
+}
+
+/* libstrophe 0.12.2 allocates a connection's stream-management state only in
+ * xmpp_connect_client, yet dereferences it for every stanza received or sent
+ * and at disconnect on component connections too: a component session
+ * crashes at the server's first answer. A client connect that fails before
+ * any network traffic (numeric address, socket refused by the socket-option
+ * callback) allocates it; the state stays unused (SM is disabled). */
+static int give_component_sm_state(struct xu_session *s, struct xu_error *err)
+{
+    xmpp_conn_set_jid(s->conn, "sm-state@localhost");
+    xmpp_conn_set_sockopt_callback(s->conn, refuse_socket);
+    xmpp_connect_client(s->conn, "127.0.0.1", 9, on_conn, s);
+    xmpp_conn_set_sockopt_callback(s->conn, on_sockopt);
+    if (!xmpp_conn_is_disconnected(s->conn))
+        return xu_error_set(err, XU_EX_SOFTWARE, "cannot prepare the component connection");
+    return 0;
+}
+
 static int start_component(struct xu_session *s, struct xu_error *err)
 {
     const struct xu_opts *o = s->opts;
@@ -726,8 +777,12 @@ static int start_component(struct xu_session *s, struct xu_error *err)
     if (!o->secret_file)
         return xu_error_set(err, XU_EX_USAGE, "--component needs --secret-file");
     rc = xu_secret_read_file(o->secret_file, "secret", &secret, err);
-    if (rc)
+    if (rc == 0)
+        rc = give_component_sm_state(s, err);
+    if (rc) {
+        xu_secret_free(secret);
         return rc;
+    }
     xmpp_conn_set_jid(s->conn, o->component);
     xmpp_conn_set_pass(s->conn, secret);
     xu_secret_free(secret);
@@ -762,7 +817,7 @@ int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadli
     }
     snprintf(alarm_msg, sizeof alarm_msg,
              "%s: timed out after %g s (blocked in name resolution or TLS)\n", xu_progname,
-             o->timeout);
+             shown_timeout(o));
     if (o->trace && (rc = xu_trace_open(&s->trace, o->trace, err)) != 0)
         return rc;
     log.handler = on_log;
@@ -773,7 +828,7 @@ int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadli
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     xmpp_conn_set_sockopt_callback(s->conn, on_sockopt);
 
-    xu_session_set_deadline(s, deadline > 0 ? deadline : xu_now() + o->timeout);
+    xu_session_set_deadline(s, deadline > 0 ? deadline : xu_now() + shown_timeout(o));
     rc = setup_tls(s, err);
     if (rc == 0)
         rc = s->is_component ? start_component(s, err) : start_client(s, err);
@@ -785,6 +840,8 @@ int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadli
         if (rc)
             return xu_error_set(err, rc, "%s", s->err.msg);
     }
+    if (deadline <= 0 && o->timeout == 0)
+        xu_session_set_deadline(s, 0); /* --timeout 0: only connecting is bounded */
     return 0;
 }
 

@@ -54,11 +54,16 @@ struct xu_session {
     char connect_target[300]; /* host:port being connected */
 };
 
+/* The deadline for connecting when --timeout is 0 (no deadline once
+ * connected), in seconds. */
+#define XU_CONNECT_TIMEOUT 30.0
+
 /* Monotonic clock in seconds. */
 double xu_now(void);
 
 /* Connect and negotiate until stanzas may flow, within the deadline
- * (absolute xu_now() seconds; 0 = now + opts->timeout). On failure the
+ * (absolute xu_now() seconds; 0 = now + opts->timeout, and with
+ * opts->timeout 0: now + XU_CONNECT_TIMEOUT, then none once connected). On failure the
  * error says what went wrong and in which phase; the session must still be
  * freed. opts must outlive the session. */
 int xu_session_open(struct xu_session *s, const struct xu_opts *opts, double deadline,
