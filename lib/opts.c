@@ -33,7 +33,7 @@ static const struct xu_option common_options[] = {
     {"tls-insecure", 0, 0, O_TLS_INSECURE, NULL, "do NOT verify the server certificate (dangerous)"},
     {"password-file", 0, XU_OPT_ARG, O_PASSWORD_FILE, "FILE", "read the password from the first line of FILE"},
     {"passwordeval", 0, XU_OPT_ARG, O_PASSWORDEVAL, "CMD", "run CMD and use the first line of its output as password"},
-    {"timeout", 0, XU_OPT_ARG, O_TIMEOUT, "SECONDS", "deadline for the whole run (default 30)"},
+    {"timeout", 0, XU_OPT_ARG, O_TIMEOUT, "SECONDS", "deadline for the whole run (default 30; 0: none once connected)"},
     {"trace", 0, XU_OPT_ARG, O_TRACE, "FILE", "write the XMPP transcript to FILE ('-' = stderr), secrets redacted"},
     {"component", 0, XU_OPT_ARG, O_COMPONENT, "DOMAIN", "connect as XEP-0114 component DOMAIN (needs --host, --secret-file)"},
     {"secret-file", 0, XU_OPT_ARG, O_SECRET_FILE, "FILE", "component secret: first line of FILE"},
@@ -217,8 +217,9 @@ static int apply_common(struct xu_opts *o, int id, const char *arg, const char *
         o->pw_from_config = code == XU_EX_CONFIG;
         break;
     case O_TIMEOUT:
-        if (xu_parse_duration(arg, 0.1, 86400 * 365, &o->timeout) < 0)
-            return xu_error_set(err, code, "%s: timeout must be a duration from 0.1 s to 1 year (e.g. 30, 2.5, 500ms, 5m), not '%s'", where, arg);
+        if (xu_parse_duration(arg, 0, 86400 * 365, &o->timeout) < 0 ||
+            (o->timeout > 0 && o->timeout < 0.1))
+            return xu_error_set(err, code, "%s: timeout must be 0 (no deadline once connected) or a duration from 0.1 s to 1 year (e.g. 30, 2.5, 500ms, 5m), not '%s'", where, arg);
         break;
     case O_TRACE: rc = set_str(&o->trace, arg); break;
     case O_COMPONENT: rc = set_str(&o->component, arg); break;
