@@ -21,7 +21,10 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
      * into the top element so the line stands on its own */
     name_end = 0;
     p = strchr(raw, '>');
-    if (!ns && raw[0] == '<' && p && !memmem(raw, (size_t)(p - raw), "xmlns=", 6)) {
+    /* (libstrophe's parser gives received stanzas the stream's namespace,
+     * and its serialiser then leaves jabber:client out) */
+    if ((!ns || strcmp(ns, XMPP_NS_CLIENT) == 0) && raw[0] == '<' && p &&
+        !memmem(raw, (size_t)(p - raw), "xmlns=", 6)) {
         name_end = 1 + strcspn(raw + 1, " \t/>");
         extra += sizeof add_ns - 1;
     }
