@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""fakebind.py: a scripted XMPP server that refuses resource binding.
+
+  fakebind.py CONDITION [--port-file FILE]
+
+Listens on a free port on 127.0.0.1 (printed on stdout and written to FILE),
+plaintext only (clients need --tls off): offers SASL PLAIN, accepts any
+credentials, then answers the bind request with an iq error carrying the
+RFC 6120 stanza error CONDITION (conflict, not-allowed, bad-request, ...),
+and closes the stream when the client does. Serves connections one after
+the other until killed or its parent dies. Stdlib only.
+
+A real server does not produce these refusals on demand (Prosody replaces
+the older session on a conflict), hence this peer.
+"""
+import os
+import re
+import select
+import socket
+import sys
+
+STREAM_NS = "http://etherx.jabber.org/streams"
+ERROR_TYPE = {"conflict": "cancel", "not-allowed": "cancel", "bad-request": "modify"}
+
+
+def header(domain, sid):
+    return ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+            "xmlns:stream='%s' id='%s' from='%s' version='1.0'>" % (STREAM_NS, sid, domain))
+
+
+class Peer:
+    def __init__(self, sock, parent):
+        self.sock = sock
+        self.parent = parent
+        self.buf = ""
+
+    def expect(self, pattern):
+        """Read until pattern (a regex) matches; return the match; None on EOF."""
+        while True:
+            m = re.search(pattern, self.buf, re.S)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            if os.getppid() != self.parent:
+                return None
+            r, _, _ = select.select([self.sock], [], [], 0.5)
+            if not r:
+                continue
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data.decode("utf-8", "replace")
+
+    def send(self, text):
+        self.sock.sendall(text.encode())
+
+
+def serve(peer, condition):
+    m = peer.expect(r"<stream:stream[^>]*\sto=['\"]([^'\"]+)['\"][^>]*>")
+    if not m:
+        return
+    domain = m.group(1)
+    peer.send(header(domain, "fake-1") +
+              "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+              "<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+    if not peer.expect(r"<auth[^>]*>.*?</auth>"):
+        return
+    peer.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+    if not peer.expect(r"<stream:stream[^>]*>"):
+        return
+    peer.send(header(domain, "fake-2") +
+              "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>")
+    m = peer.expect(r"<iq[^>]*\sid=['\"]([^'\"]+)['\"][^>]*>.*?</iq>")
+    if not m:
+        return
+    peer.send("<iq type='error' id='%s'><error type='%s'><%s xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+              "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>refused by fakebind.py</text>"
+              "</error></iq>" % (m.group(1), ERROR_TYPE.get(condition, "cancel"), condition))
+    peer.expect(r"</stream:stream>")
+    try:
+        peer.send("</stream:stream>")
+    except OSError:
+        pass
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write(__doc__)
+        return 64
+    condition = argv[1]
+    port_file = argv[argv.index("--port-file") + 1] if "--port-file" in argv else None
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(4)
+    port = s.getsockname()[1]
+    print(port, flush=True)
+    if port_file:
+        with open(port_file + ".tmp", "w") as f:
+            f.write("%d\n" % port)
+        os.rename(port_file + ".tmp", port_file)
+    parent = os.getppid()
+    while os.getppid() == parent:
+        r, _, _ = select.select([s], [], [], 0.5)
+        if not r:
+            continue
+        c, _ = s.accept()
+        try:
+            serve(Peer(c, parent), condition)
+        except OSError:
+            pass
+        finally:
+            c.close()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except KeyboardInterrupt:
+        sys.exit(130)
