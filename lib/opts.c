@@ -433,7 +433,10 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
         id = option_id(tool, c);
         if (id == O_HELP || id == O_VERSION || id == O_CONFIG || id == O_ACCOUNT)
             continue;
-        snprintf(where, sizeof where, "%s", option_text(argv, optind));
+        /* "--opt value": the option is the word before its argument */
+        snprintf(where, sizeof where, "%s",
+                 optarg && optind >= 2 && argv[optind - 1] == optarg ? argv[optind - 2]
+                                                                     : option_text(argv, optind));
         /* for "--opt=value" and "-xVALUE" keep only the option name */
         where[strcspn(where, "=")] = '\0';
         if (id < 1000)

@@ -42,9 +42,11 @@ void xu_trace_close(struct xu_trace *t)
     free(t);
 }
 
-/* Elements whose text is a credential or derived from one. */
-static const char *const secret_elements[] = {"auth", "response", "handshake", "password",
-                                              "digest", NULL};
+/* Elements whose text is a credential or derived from one. The server's
+ * SASL challenge and success carry the SCRAM salt, iteration count and
+ * server signature: enough for an offline dictionary attack. */
+static const char *const secret_elements[] = {"auth", "response", "challenge", "success",
+                                              "handshake", "password", "digest", NULL};
 
 static size_t secret_at(const char *p)
 {

@@ -18,8 +18,8 @@ void xu_trace_recv(struct xu_trace *t, const char *data);
 void xu_trace_info(struct xu_trace *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A copy of data with the contents of <auth>, <response>, <handshake>,
- * <password> and <digest> replaced by "[redacted]". Caller frees. */
+/* A copy of data with the contents of <auth>, <response>, <challenge>,
+ * <success>, <handshake>, <password> and <digest> replaced by "[redacted]". Caller frees. */
 char *xu_trace_redact(const char *data);
 
 #endif
