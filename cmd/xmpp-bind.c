@@ -33,9 +33,9 @@ struct bind_opts {
 };
 
 static const struct xu_option bind_options[] = {
-    {"stdio", 0, XU_OPT_NOCONFIG, O_STDIO, NULL, "bridge: send the stanzas read from standard input, print every stanza received (one per line)"},
-    {"iq", 0, XU_OPT_NOCONFIG, O_IQ, NULL, "send the one <iq> read from standard input and print its answer"},
-    {"query", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_QUERY, "XML", "the <iq> to send (implies --iq; standard input is not read)"},
+    {"stdio", 0, XU_OPT_NOCONFIG, O_STDIO, NULL, "bridge: send stanzas from stdin, print each one received (one per line)"},
+    {"iq", 0, XU_OPT_NOCONFIG, O_IQ, NULL, "send the one <iq> read from stdin, print its answer"},
+    {"query", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_QUERY, "XML", "the <iq> to send (implies --iq; stdin is not read)"},
     {"presence", 0, XU_OPT_NOCONFIG, O_PRESENCE, NULL, "with --stdio: send initial presence once bound"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
