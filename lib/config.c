@@ -110,6 +110,17 @@ static int add_kv(struct section *s, const char *key, const char *value, int lin
     return 0;
 }
 
+/* The line buffer held a password, maybe: wipe all of it. (Not
+ * xu_secret_free: after getline() hit the end of an empty file, the buffer
+ * it allocated holds no string.) */
+static void free_line(char *buf, size_t cap)
+{
+    if (buf) {
+        explicit_bzero(buf, cap);
+        free(buf);
+    }
+}
+
 static int parse(struct file *f, FILE *fp, struct xu_error *err)
 {
     char *buf = NULL, *line, *key, *value;
@@ -133,7 +144,7 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
             char *colon, *parent = NULL;
 
             if (f->nsec == MAX_SECTIONS) {
-                xu_secret_free(buf);
+                free_line(buf, cap);
                 return xu_error_set(err, XU_EX_CONFIG, "%s:%d: too many accounts",
                                     f->path, lineno);
             }
@@ -146,13 +157,13 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
                 }
                 if (*value == '\0' || strpbrk(value, " \t") ||
                     (parent && (*parent == '\0' || strpbrk(parent, " \t")))) {
-                    xu_secret_free(buf);
+                    free_line(buf, cap);
                     return xu_error_set(err, XU_EX_CONFIG,
                                         "%s:%d: expected 'account NAME' or 'account NAME : PARENT'",
                                         f->path, lineno);
                 }
             } else if (*value) {
-                xu_secret_free(buf);
+                free_line(buf, cap);
                 return xu_error_set(err, XU_EX_CONFIG,
                                     "%s:%d: 'defaults' takes no argument", f->path, lineno);
             }
@@ -169,18 +180,18 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
             memset(cur, 0, sizeof *cur);
         }
         if (unquote(value) < 0) {
-            xu_secret_free(buf);
+            free_line(buf, cap);
             return xu_error_set(err, XU_EX_CONFIG, "%s:%d: unterminated quote in value of '%s'",
                                 f->path, lineno, key);
         }
         if (strcmp(key, "password") == 0)
             f->has_password = 1;
         if (add_kv(cur, key, value, lineno) < 0) {
-            xu_secret_free(buf);
+            free_line(buf, cap);
             return xu_error_set(err, XU_EX_OSERR, "out of memory");
         }
     }
-    xu_secret_free(buf);
+    free_line(buf, cap);
     return 0;
 }
 
