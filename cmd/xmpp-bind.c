@@ -304,7 +304,7 @@ static int bridge_loop(struct bridge *b, double limit, struct xu_error *err)
 {
     struct xu_session *s = b->s;
     struct xu_error in_err = {0, ""};
-    int reading = 1, ready, rc, frc;
+    int reading = 1, ready, rc, frc, watch_stdin;
     double now, wait;
     char what[1200];
 
@@ -332,10 +332,14 @@ static int bridge_loop(struct bridge *b, double limit, struct xu_error *err)
                                 xu_iq_pending_count(b->pending), what);
         }
         wait = limit > 0 && limit - now < 1.0 ? limit - now : 1.0;
+        watch_stdin = reading && xmpp_conn_send_queue_len(s->conn) < SENDQ_MAX;
+        /* While the send queue is full, stdin is not watched: without this
+         * short wait, once libstrophe has written the queue out, it would
+         * sit in select() for input from the server for the whole wait. */
+        if (reading && !watch_stdin)
+            wait = wait < 0.01 ? wait : 0.01;
         ready = 0;
-        rc = xu_session_step(s, wait,
-                             reading && xmpp_conn_send_queue_len(s->conn) < SENDQ_MAX ? 0 : -1,
-                             &ready);
+        rc = xu_session_step(s, wait, watch_stdin ? 0 : -1, &ready);
         if (rc) {
             if (in_err.code)
                 xu_warn("%s", in_err.msg);
@@ -399,13 +403,13 @@ static int run_stdio(struct xu_session *s, const struct bind_opts *bo, double li
  * for (a server may add to it, or replace one it does not accept). */
 static void check_resource(const struct xu_session *s)
 {
-    const char *asked = s->opts->resource, *got;
+    const char *asked = s->opts->jid ? strchr(s->opts->jid, '/') : NULL, *got;
     char a[300], g[300];
 
     if (s->is_component || !s->bound_jid)
         return;
-    if (!asked && s->opts->jid && strchr(s->opts->jid, '/'))
-        asked = strchr(s->opts->jid, '/') + 1;
+    /* as start_client does: the JID's resource, else -r */
+    asked = asked ? asked + 1 : s->opts->resource;
     got = strchr(s->bound_jid, '/');
     if (!asked || (got && strcmp(got + 1, asked) == 0))
         return;
@@ -443,10 +447,11 @@ int main(int argc, char **argv)
         xu_info("a component has no resource: ignoring resource '%s'", o.resource);
     if (rc == 0 && bo.iq)
         rc = read_iq_request(&bo, &request, &err);
-    if (rc == 0 && bo.stdio)
-        catch_stop_signals();
     if (rc == 0)
         rc = xu_session_open(&s, &o, 0, &err);
+    /* (not earlier: a signal while connecting just ends the run) */
+    if (rc == 0 && bo.stdio)
+        catch_stop_signals();
     if (rc == 0) {
         check_resource(&s);
         xu_info("bound as %s", s.bound_jid ? s.bound_jid : "?");

@@ -383,12 +383,12 @@ static int has_required_starttls(const char *features)
     return st && strstr(st, "<required") != NULL;
 }
 
-/* The resource asked for (-r, or the JID's), for messages. */
+/* The resource asked for (the JID's, else -r; see start_client), for messages. */
 static const char *asked_resource(const struct xu_session *s)
 {
     const char *slash = s->opts->jid ? strchr(s->opts->jid, '/') : NULL;
 
-    return s->opts->resource ? s->opts->resource : slash ? slash + 1 : "(server's choice)";
+    return slash ? slash + 1 : s->opts->resource ? s->opts->resource : "(server's choice)";
 }
 
 /* Turn a disconnect into an exit code and a message, from the phase and

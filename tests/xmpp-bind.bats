@@ -351,6 +351,19 @@ start_fakebind() {
 	done
 }
 
+@test "--stdio: 2000 iq requests in one batch: every one answered, one line each, in under 20 s" {
+	local i
+	for i in $(seq 1 2000); do
+		printf '<iq type="get" id="b%d" to="%s"><ping xmlns="urn:xmpp:ping"/></iq>\n' "$i" "$XU_DOMAIN"
+	done >"$BATS_TEST_TMPDIR/in.xml"
+	xbind -a alice --stdio <"$BATS_TEST_TMPDIR/in.xml"
+	assert_status 0
+	[ "${#lines[@]}" = 2000 ] || fail "${#lines[@]} lines, want 2000"
+	[ "$(grep -o ' id="b[0-9]*"' <<<"$output" | sort -u | wc -l)" = 2000 ] || fail "not 2000 distinct answers"
+	[ "$(grep -c 'type="result"' <<<"$output")" = 2000 ] || fail "not all results"
+	[ "$elapsed_ms" -lt 20000 ] || fail "took ${elapsed_ms} ms"
+}
+
 @test "--stdio: at end of input it waits for outstanding iq answers (answered late by a component bridge)" {
 	start_bridge comp $(component_args) --stdio --timeout 0
 	start_bridge alice -a alice --stdio --timeout 30
