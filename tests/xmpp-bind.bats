@@ -241,6 +241,19 @@ start_fakebind() {
 	[ -z "$bad" ] || fail "bind refusals:$bad"
 }
 
+@test "legacy session establishment is done when the server requires it, not when optional" {
+	start_fakebind session
+	xbind -a alice --host 127.0.0.1 --port "$FAKE_PORT" --tls off -r desk --trace "$BATS_TEST_TMPDIR/trace"
+	assert_status 0
+	[ "$output" = "user@$XU_DOMAIN/desk" ] || fail "printed '$output'"
+	grep -q '^C: <iq [^>]*type="set"><session xmlns="urn:ietf:params:xml:ns:xmpp-session"' "$BATS_TEST_TMPDIR/trace" ||
+		fail "no session request sent"
+	start_fakebind session-optional
+	xbind -a alice --host 127.0.0.1 --port "$FAKE_PORT" --tls off -r desk --trace "$BATS_TEST_TMPDIR/trace2"
+	assert_status 0
+	! grep -q '^C: .*xmpp-session' "$BATS_TEST_TMPDIR/trace2" || fail "a session request although it is optional"
+}
+
 # ---------------------------------------------------------------- --iq
 
 @test "--iq: roster get from standard input prints the result, exit 0" {
@@ -305,6 +318,22 @@ start_fakebind() {
 	bridge_eof comp
 	wait_bridge comp
 	[ "$bstatus" = 0 ] || fail "component bridge exit $bstatus"
+}
+
+@test "--iq: an answer with the right id from another sender is ignored" {
+	start_bridge comp $(component_args) --stdio --timeout 0
+	start_bridge asker -a alice --timeout 20 \
+		--query "<iq type='get' id='q-1' to='$XU_COMPONENT'><query xmlns='urn:example:who'/></iq>"
+	wait_line "$BATS_TEST_TMPDIR/comp.out" 'urn:example:who'
+	local from
+	from=$(grep 'urn:example:who' "$BATS_TEST_TMPDIR/comp.out" | attr from)
+	bridge_send comp "<iq type='result' id='q-1' to='$from' from='impostor@$XU_COMPONENT'><query xmlns='urn:example:who'><n>impostor</n></query></iq>"
+	bridge_send comp "<iq type='result' id='q-1' to='$from' from='$XU_COMPONENT'><query xmlns='urn:example:who'><n>real</n></query></iq>"
+	wait_bridge asker
+	[ "$bstatus" = 0 ] || fail "exit $bstatus"
+	[[ "$bout" == *'<n>real</n>'* && "$bout" != *impostor* ]] || fail "printed the wrong answer: $bout"
+	bridge_eof comp
+	wait_bridge comp
 }
 
 # ---------------------------------------------------------------- --stdio

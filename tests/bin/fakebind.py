@@ -1,17 +1,21 @@
 #!/usr/bin/python3
-"""fakebind.py: a scripted XMPP server that refuses resource binding.
+"""fakebind.py: a scripted XMPP server for resource binding and sessions.
 
   fakebind.py CONDITION [--port-file FILE]
 
 Listens on a free port on 127.0.0.1 (printed on stdout and written to FILE),
 plaintext only (clients need --tls off): offers SASL PLAIN, accepts any
-credentials, then answers the bind request with an iq error carrying the
-RFC 6120 stanza error CONDITION (conflict, not-allowed, bad-request, ...),
-and closes the stream when the client does. Serves connections one after
-the other until killed or its parent dies. Stdlib only.
+credentials, then
+  - CONDITION session / session-optional: binds the resource asked for (or
+    "fake") and advertises RFC 3921 session establishment as required / as
+    <optional/>; a session request is answered with a result;
+  - any other CONDITION: answers the bind request with an iq error carrying
+    the RFC 6120 stanza error CONDITION (conflict, not-allowed, bad-request...).
+It closes the stream when the client does. Serves connections one after the
+other until killed or its parent dies. Stdlib only.
 
-A real server does not produce these refusals on demand (Prosody replaces
-the older session on a conflict), hence this peer.
+A real server does not produce these on demand (Prosody replaces the older
+session on a conflict, and marks the session optional), hence this peer.
 """
 import os
 import re
@@ -68,10 +72,28 @@ def serve(peer, condition):
     peer.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
     if not peer.expect(r"<stream:stream[^>]*>"):
         return
+    session = ""
+    if condition.startswith("session"):
+        session = "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'>%s</session>" % (
+            "<optional/>" if condition == "session-optional" else "")
     peer.send(header(domain, "fake-2") +
-              "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>")
-    m = peer.expect(r"<iq[^>]*\sid=['\"]([^'\"]+)['\"][^>]*>.*?</iq>")
+              "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>%s</stream:features>" % session)
+    m = peer.expect(r"<iq[^>]*\sid=['\"]([^'\"]+)['\"][^>]*>(.*?)</iq>")
     if not m:
+        return
+    if session:
+        res = re.search(r"<resource>([^<]*)</resource>", m.group(2))
+        peer.send("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                  "<jid>user@%s/%s</jid></bind></iq>" % (m.group(1), domain, res.group(1) if res else "fake"))
+        while True:
+            m = peer.expect(r"(</stream:stream>)|<iq[^>]*\sid=['\"]([^'\"]+)['\"][^>]*>.*?</iq>")
+            if not m or m.group(1):
+                break
+            peer.send("<iq type='result' id='%s'/>" % m.group(2))
+        try:
+            peer.send("</stream:stream>")
+        except OSError:
+            pass
         return
     peer.send("<iq type='error' id='%s'><error type='%s'><%s xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
               "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>refused by fakebind.py</text>"
