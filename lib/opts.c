@@ -253,8 +253,10 @@ static int apply_config_key(void *ud, const char *key, const char *value, const 
     if (!opt)
         opt = find_by_key(c->tool->options, key);
     if (!opt || (opt->flags & XU_OPT_NOCONFIG)) {
-        if (!opt && xu_config_key_known(key))
-            return 0; /* another tool's key */
+        /* another tool's key: one config file serves all the tools, and a
+         * command-line-only option here may be a setting there */
+        if (xu_config_key_known(key))
+            return 0;
         return xu_error_set(err, XU_EX_CONFIG, "%s: unknown key '%s'", where, key);
     }
     if (!(opt->flags & XU_OPT_ARG)) {
