@@ -27,6 +27,7 @@
 /* libstrophe's socket-option and certificate-failure callbacks carry no
  * user data, so they find the session here: one session per process. */
 static struct xu_session *current;
+static struct xu_trace *shared_trace;
 
 /* The deadline alarm may have to break a blocking TLS handshake, which no
  * timer of libstrophe's can: it shuts the socket down, and if even that does
@@ -128,6 +129,11 @@ static void arm_alarm(double deadline)
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
+void xu_session_share_trace(struct xu_trace *t)
+{
+    shared_trace = t;
+}
+
 void xu_session_set_deadline(struct xu_session *s, double deadline)
 {
     s->deadline = deadline;
@@ -208,8 +214,21 @@ static void check_pin(struct xu_session *s)
         xmpp_tlscert_free(cert);
 }
 
+static void note_phase(struct xu_session *s)
+{
+    if (s->phase <= XU_PHASE_CLOSED && s->phase_at[s->phase] == 0)
+        s->phase_at[s->phase] = xu_now();
+}
+
 static void on_sent(struct xu_session *s, const char *data)
 {
+    char *mech = NULL;
+
+    if (strncmp(data, "<auth", 5) == 0) {
+        attr_of(data, "mechanism", &mech);
+        snprintf(s->sasl_mechanism, sizeof s->sasl_mechanism, "%s", mech ? mech : "");
+        free(mech);
+    }
     if (strncmp(data, "<starttls", 9) == 0)
         s->phase = XU_PHASE_TLS;
     else if (strncmp(data, "<auth", 5) == 0 || strncmp(data, "<handshake", 10) == 0)
@@ -296,6 +315,7 @@ static void on_log(void *ud, xmpp_log_level_t level, const char *area, const cha
              strncmp(msg, "SASL", 4) == 0 || strncmp(msg, "Bind", 4) == 0))
             xu_trace_info(s->trace, "%s", msg);
     }
+    note_phase(s);
     depth--;
 }
 
@@ -544,6 +564,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
         restore_cert_file();
         s->phase = XU_PHASE_READY;
         s->ready = 1;
+        note_phase(s);
         jid = s->is_component ? s->opts->component : xmpp_conn_get_bound_jid(conn);
         free(s->bound_jid);
         s->bound_jid = jid ? strdup(jid) : NULL;
@@ -818,7 +839,9 @@ int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadli
     snprintf(alarm_msg, sizeof alarm_msg,
              "%s: timed out after %g s (blocked in name resolution or TLS)\n", xu_progname,
              shown_timeout(o));
-    if (o->trace && (rc = xu_trace_open(&s->trace, o->trace, err)) != 0)
+    s->trace = shared_trace;
+    s->trace_shared = shared_trace != NULL;
+    if (!s->trace && o->trace && (rc = xu_trace_open(&s->trace, o->trace, err)) != 0)
         return rc;
     log.handler = on_log;
     log.userdata = s;
@@ -1026,7 +1049,8 @@ void xu_session_free(struct xu_session *s)
         xmpp_conn_release(s->conn);
     if (s->ctx)
         xmpp_ctx_free(s->ctx);
-    xu_trace_close(s->trace);
+    if (!s->trace_shared)
+        xu_trace_close(s->trace);
     free(s->bound_jid);
     free(s->features);
     free(s->stream_id);

@@ -52,11 +52,22 @@ struct xu_session {
     char cert_error[256];
     char peer_fingerprint[65];
     char connect_target[300]; /* host:port being connected */
+    /* for timing and reporting (xmpp-probe): when each phase was first
+     * entered (xu_now() seconds, 0 = never), the SASL mechanism used */
+    double phase_at[XU_PHASE_CLOSED + 1];
+    char sasl_mechanism[32];
+    int trace_shared;     /* s->trace belongs to the caller (xu_session_share_trace) */
 };
 
 /* The deadline for connecting when --timeout is 0 (no deadline once
  * connected), in seconds. */
 #define XU_CONNECT_TIMEOUT 30.0
+
+/* Make the sessions opened from now on write their transcript to t (still
+ * owned by the caller, not closed by the session) instead of opening
+ * opts->trace, so that a tool can put its own part in the same transcript.
+ * NULL restores the default. */
+void xu_session_share_trace(struct xu_trace *t);
 
 /* Monotonic clock in seconds. */
 double xu_now(void);
