@@ -462,8 +462,8 @@ int probe_write_text(const struct probe_report *r, FILE *fp)
     text_features(fp, "Client configuration (connection manager)",
                   json_object_get(json_object_get(root, "cm"), "configuration"));
     text_cert(fp, json_object_get(root, "tls"));
-    if (json_object_get(root, "sasl") || json_object_get(root, "bind") ||
-        json_object_get(root, "disco")) {
+    if (probe_get_str(root, "sasl.used") || json_object_get(root, "bind") ||
+        json_object_get(root, "disco") || json_object_get(root, "version")) {
         fprintf(fp, "Session:\n");
         text_session(fp, root);
     }

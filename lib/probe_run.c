@@ -456,6 +456,18 @@ static void judge_post_tls(struct inspect *in, xmlNodePtr features)
     if (in->cfg->mode == PROBE_C2S && json_array_size(mechs) == 0)
         probe_finding(in->r, PROBE_WARNING, "no-sasl", "no SASL mechanism is offered after TLS");
     json_object_set_new(probe_obj(in->r, "sasl"), "mechanisms", mechs);
+    if (in->cfg->mode == PROBE_S2S) {
+        /* how another server could authenticate to this one */
+        int dialback = probe_child(features, "urn:xmpp:features:dialback", "dialback") != NULL;
+        int external = has_string(mechs, "EXTERNAL");
+        json_t *s2s = probe_obj(in->r, "s2s");
+
+        json_object_set_new(s2s, "dialback", json_boolean(dialback));
+        json_object_set_new(s2s, "sasl_external", json_boolean(external));
+        if (!dialback && !external)
+            probe_finding(in->r, PROBE_WARNING, "s2s-auth",
+                          "neither dialback nor SASL EXTERNAL is offered after TLS");
+    }
 }
 
 /* c2s and s2s: header, features, STARTTLS or direct TLS, features again. */
