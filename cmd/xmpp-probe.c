@@ -213,6 +213,8 @@ static int plan(struct probe_cfg *cfg, const struct probe_opts *po, const struct
                                 mode_name(po->mode));
         snprintf(domain, dlen, "%s", o->component);
         cfg->host = operand ? operand : o->host ? o->host : o->component;
+        /* a connection manager's TLS certificate names the server */
+        cfg->tls_name = cfg->host;
     } else if (operand) {
         snprintf(domain, dlen, "%s", operand);
     } else if (po->mode == PROBE_C2S && o->jid && xu_jid_domain(o->jid, jid_domain, sizeof jid_domain)) {

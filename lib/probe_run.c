@@ -342,13 +342,14 @@ static int do_tls(struct inspect *in, const char *alpn)
     struct probe_tls_result res;
     const struct xu_opts *o = in->cfg->opts;
     json_t *tls = probe_obj(in->r, "tls");
+    const char *name = in->cfg->tls_name ? in->cfg->tls_name : in->cfg->domain;
     double t0 = xu_now(), ms;
 
     json_object_set_new(tls, "mode", json_string(in->t->direct_tls ? "direct" : "starttls"));
-    if (probe_conn_tls(in->c, in->cfg->tls, in->cfg->domain, alpn, &e))
+    if (probe_conn_tls(in->c, in->cfg->tls, name, alpn, &e))
         return fail_err(in, "tls", t0, &e);
     ms = probe_ms_since(t0);
-    probe_tls_inspect(in->c->ssl, in->cfg->domain, o->tls_fingerprint, tls, &res);
+    probe_tls_inspect(in->c->ssl, name, o->tls_fingerprint, tls, &res);
     if (probe_get_bool(tls, "verified") == 1 || o->tls_insecure) {
         probe_stage(in->r, "tls", 1, ms, "%s, %s, certificate %s, %.0f days left%s",
                     probe_get_str(tls, "version"), probe_get_str(tls, "cipher"),
@@ -357,11 +358,11 @@ static int do_tls(struct inspect *in, const char *alpn)
         if (probe_get_bool(tls, "verified") != 1)
             probe_finding(in->r, PROBE_WARNING, "cert-unverified",
                           "the certificate does not verify for %s (%s); ignored because of "
-                          "--tls-insecure", in->cfg->domain, res.verify_error);
+                          "--tls-insecure", name, res.verify_error);
         return 0;
     }
     e.code = XU_EX_NOPERM;
-    snprintf(e.msg, sizeof e.msg, "the certificate of %s does not verify: %s", in->cfg->domain,
+    snprintf(e.msg, sizeof e.msg, "the certificate of %s does not verify: %s", name,
              res.verify_error);
     probe_fail(in->r, "tls", ms, &e);
     return 0; /* go on reading the stream: the report still wants it */

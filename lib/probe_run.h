@@ -19,6 +19,7 @@ struct probe_cfg {
     enum probe_mode mode;
     const char *domain;    /* the XMPP domain (component/cm: its name) */
     const char *host;      /* component/cm: where to connect */
+    const char *tls_name;  /* the name the certificate must carry (default: domain) */
     int family;            /* AF_UNSPEC, AF_INET, AF_INET6 */
     int login;             /* log in with opts->jid */
     const char *password;  /* for the login, fetched before timing starts */

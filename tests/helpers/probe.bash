@@ -5,14 +5,14 @@
 #       a second throwaway Prosody for $XU_DOMAIN with s2s enabled and a
 #       certificate from the suite's CA (XU_CA/XU_CA_KEY) valid for DAYS days.
 #       Sets PP_DIR, PP_C2S_PORT, PP_S2S_PORT, PP_CERT. Stopped by
-#       probe_prosody_stop NAME (and by the suite's watchdog pattern: it dies
-#       with the test process group's helper if that is killed).
+#       probe_prosody_stop NAME, or by a watchdog when the test run is gone.
 #   probe_peer NAME ARGS...
 #       tests/bin/probe-peer.py in the background (a scripted server: silent,
 #       connection manager, ...); sets PEER_PORT once it listens.
 
 probe_prosody_start() {
 	local name=$1 days=$2 dir ports pid
+	XU_OWNER_PID=${XU_OWNER_PID:-$$}
 	dir=$XU_TMP/probe-$name
 	mkdir -p "$dir/certs" "$dir/data"
 	openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -53,7 +53,12 @@ probe_prosody_start() {
 	prosody --config "$dir/prosody.cfg.lua" -F </dev/null >"$dir/stdout" 2>&1 3>&- &
 	pid=$!
 	echo "$pid" >"$dir/bgpid"
-	_xu_track "$pid"
+	# gone with its directory (probe_prosody_stop) or with the test run
+	(
+		trap '' HUP INT
+		while kill -0 "$XU_OWNER_PID" 2>/dev/null && [ -d "$dir" ]; do sleep 2; done
+		kill "$pid" 2>/dev/null
+	) </dev/null >/dev/null 2>&1 3>&- &
 	if ! "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$PP_C2S_PORT" "$XU_DOMAIN" 15; then
 		tail -n 20 "$dir/prosody.log" "$dir/stdout" >&2
 		return 1
