@@ -268,7 +268,7 @@ static int run(struct probe_cfg *cfg, const struct probe_opts *po, struct probe_
         rc = probe_login(cfg, r, &targets[used]);
     else if (cfg->login)
         probe_finding(r, PROBE_OK, "no-login", "not logging in: an earlier stage failed");
-    probe_apply_checks(cfg, r, &po->checks);
+    probe_apply_checks(r, &po->checks);
     probe_report_finish(r);
     return rc;
 }

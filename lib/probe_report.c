@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libxml/xmlwriter.h>
@@ -112,6 +113,17 @@ static const json_t *lookup(const json_t *o, const char *path)
         p = dot ? dot + 1 : p + n;
     }
     return o;
+}
+
+int probe_has_string(const json_t *arr, const char *s)
+{
+    const json_t *v;
+    size_t i;
+
+    json_array_foreach(arr, i, v)
+        if (json_string_value(v) && strcasecmp(json_string_value(v), s) == 0)
+            return 1;
+    return 0;
 }
 
 const char *probe_get_str(const json_t *o, const char *path)

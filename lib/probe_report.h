@@ -77,5 +77,7 @@ int probe_write_prometheus(const struct probe_report *r, FILE *fp);
 const char *probe_get_str(const json_t *o, const char *path);
 double probe_get_num(const json_t *o, const char *path, double dflt);
 int probe_get_bool(const json_t *o, const char *path); /* -1 when missing */
+/* 1 if the array holds the string s (ASCII case-insensitive). */
+int probe_has_string(const json_t *arr, const char *s);
 
 #endif

@@ -192,17 +192,6 @@ static void feature_names(const json_t *arr, char *buf, size_t len)
         snprintf(buf, len, "none");
 }
 
-static int has_string(const json_t *arr, const char *s)
-{
-    const json_t *v;
-    size_t i;
-
-    json_array_foreach(arr, i, v)
-        if (json_string_value(v) && strcasecmp(json_string_value(v), s) == 0)
-            return 1;
-    return 0;
-}
-
 /* ---- the stream on our own connection ---- */
 
 struct inspect {
@@ -408,7 +397,7 @@ static void judge_pre_tls(struct inspect *in, xmlNodePtr features, int *go_tls)
     json_object_set_new(sasl, "mechanisms_pre_tls", mechs);
     json_object_set_new(st, "offered", json_boolean(tls != NULL));
     json_object_set_new(st, "required", json_boolean(required));
-    if (has_string(mechs, "PLAIN"))
+    if (probe_has_string(mechs, "PLAIN"))
         probe_finding(in->r, PROBE_WARNING, "plain-in-clear",
                       "SASL PLAIN is offered before TLS: a client could send its password in clear");
     if (o->tls == XU_TLS_OFF) {
@@ -460,7 +449,7 @@ static void judge_post_tls(struct inspect *in, xmlNodePtr features)
     if (in->cfg->mode == PROBE_S2S) {
         /* how another server could authenticate to this one */
         int dialback = probe_child(features, "urn:xmpp:features:dialback", "dialback") != NULL;
-        int external = has_string(mechs, "EXTERNAL");
+        int external = probe_has_string(mechs, "EXTERNAL");
         json_t *s2s = probe_obj(in->r, "s2s");
 
         json_object_set_new(s2s, "dialback", json_boolean(dialback));
@@ -953,7 +942,7 @@ static int feature_present(const json_t *root, const char *ns)
         json_array_foreach(json_object_get(feats, lists[i]), j, f)
             if (probe_get_str(f, "ns") && strcmp(probe_get_str(f, "ns"), ns) == 0)
                 return 1;
-    return has_string(json_object_get(json_object_get(root, "disco"), "features"), ns);
+    return probe_has_string(json_object_get(json_object_get(root, "disco"), "features"), ns);
 }
 
 static void ms_check(struct probe_report *r, const char *what, double ms, double warn, double crit)
@@ -968,8 +957,7 @@ static void ms_check(struct probe_report *r, const char *what, double ms, double
                       warn);
 }
 
-void probe_apply_checks(const struct probe_cfg *cfg, struct probe_report *r,
-                        const struct probe_checks *c)
+void probe_apply_checks(struct probe_report *r, const struct probe_checks *c)
 {
     const json_t *root = r->root, *st;
     double days = probe_get_num(root, "tls.cert.days_left", -1e9);
@@ -979,7 +967,6 @@ void probe_apply_checks(const struct probe_cfg *cfg, struct probe_report *r,
     size_t j;
     int i;
 
-    (void)cfg;
     if (days > -1e9) {
         if (days < 0)
             probe_finding(r, PROBE_CRITICAL, "cert-expired", "the certificate expired on %s", when);
@@ -999,11 +986,11 @@ void probe_apply_checks(const struct probe_cfg *cfg, struct probe_report *r,
                 ms_check(r, c->stage_name[i], probe_get_num(st, "ms", -1), c->stage_warn[i],
                          c->stage_crit[i]);
     for (i = 0; i < c->nexpect_mech; i++)
-        if (!has_string(mechs, c->expect_mech[i]) && json_is_array(mechs))
+        if (!probe_has_string(mechs, c->expect_mech[i]) && json_is_array(mechs))
             probe_finding(r, PROBE_CRITICAL, "expect-mechanism",
                           "SASL mechanism %s is not offered", c->expect_mech[i]);
     for (i = 0; i < c->nforbid_mech; i++)
-        if (has_string(mechs, c->forbid_mech[i]) || has_string(pre, c->forbid_mech[i]))
+        if (probe_has_string(mechs, c->forbid_mech[i]) || probe_has_string(pre, c->forbid_mech[i]))
             probe_finding(r, PROBE_CRITICAL, "forbid-mechanism", "SASL mechanism %s is offered",
                           c->forbid_mech[i]);
     for (i = 0; i < c->nexpect_feature; i++)

@@ -56,7 +56,6 @@ int probe_connect_and_inspect(const struct probe_cfg *cfg, struct probe_report *
 int probe_login(const struct probe_cfg *cfg, struct probe_report *r, const struct probe_target *t);
 
 /* Thresholds and expectations, after all stages. */
-void probe_apply_checks(const struct probe_cfg *cfg, struct probe_report *r,
-                        const struct probe_checks *c);
+void probe_apply_checks(struct probe_report *r, const struct probe_checks *c);
 
 #endif

@@ -164,17 +164,6 @@ static json_t *cert_json(X509 *cert, double *expiry)
     return c;
 }
 
-static int xmpp_addr_matches(const json_t *list, const char *domain)
-{
-    const json_t *v;
-    size_t i;
-
-    json_array_foreach(list, i, v)
-        if (json_string_value(v) && strcasecmp(json_string_value(v), domain) == 0)
-            return 1;
-    return 0;
-}
-
 static int pin_matches(X509 *cert, const char *pin)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -226,7 +215,7 @@ void probe_tls_inspect(SSL *ssl, const char *domain, const char *pin, json_t *tl
     vr = SSL_get_verify_result(ssl);
     res->chain_ok = vr == X509_V_OK;
     res->name_ok = X509_check_host(leaf, domain, 0, 0, NULL) == 1 ||
-                   xmpp_addr_matches(json_object_get(cert, "xmpp_addr"), domain);
+                   probe_has_string(json_object_get(cert, "xmpp_addr"), domain);
     if (pin)
         res->pin_ok = pin_matches(leaf, pin);
     if (!res->chain_ok)
@@ -238,6 +227,8 @@ void probe_tls_inspect(SSL *ssl, const char *domain, const char *pin, json_t *tl
     if (res->pin_ok == 0)
         snprintf(res->verify_error, sizeof res->verify_error,
                  "the certificate does not match --tls-fingerprint");
+    else if (res->pin_ok == 1)
+        res->verify_error[0] = '\0'; /* pinned: the pin is the trust anchor */
     json_object_set_new(cert, "chain_ok", json_boolean(res->chain_ok));
     json_object_set_new(cert, "name_ok", json_boolean(res->name_ok));
     json_object_set_new(cert, "verified",
