@@ -88,6 +88,9 @@ cert_end() {
 	[[ "${lines[0]}" == "XMPP UNKNOWN - "*"exclude each other" ]] || fail "no UNKNOWN line for --nagios --prometheus"
 	probe -C "$NOACC"
 	assert_status 64
+	probe -a alice other.test
+	assert_status 64
+	[[ "$stderr" == *"is not on other.test"* ]] || fail "no message about the account's domain"
 }
 
 @test "every long option of --help is in the man page and the bash, zsh and fish completions" {
