@@ -6,6 +6,7 @@
 #ifndef XU_PROBE_RUN_H
 #define XU_PROBE_RUN_H
 
+#include <libxml/tree.h>
 #include <openssl/ssl.h>
 
 #include "opts.h"
@@ -50,6 +51,11 @@ int probe_find_targets(const struct probe_cfg *cfg, struct probe_report *r,
  * the probe may go on to log in. */
 int probe_connect_and_inspect(const struct probe_cfg *cfg, struct probe_report *r,
                               struct probe_target *t, int n, int *used);
+
+/* The features of a <stream:features/> (or any element listing features)
+ * as [{name, ns, required, optional, values}]; SASL mechanism names are also
+ * appended to mechs if not NULL. New reference. */
+json_t *probe_features_json(xmlNodePtr features, json_t *mechs);
 
 /* Log in through xu_session_open on target t: SASL, bind, ping,
  * disco#info, version, close. */
