@@ -56,14 +56,19 @@ static const char *const stage_names[] = {
     "close", NULL,
 };
 
-static int known_stage(const char *s)
+
+/* in the order of enum format and enum probe_mode */
+static const char *const format_names[] = {"text", "json", "xml", NULL};
+static const char *const mode_names[] = {"c2s", "s2s", "component", "cm", NULL};
+
+static int pick(const char *arg, const char *const *names)
 {
     int i;
 
-    for (i = 0; stage_names[i]; i++)
-        if (strcmp(stage_names[i], s) == 0)
-            return 1;
-    return 0;
+    for (i = 0; names[i]; i++)
+        if (strcmp(arg, names[i]) == 0)
+            return i;
+    return -1;
 }
 
 /* "[STAGE:]MS" */
@@ -88,7 +93,7 @@ static int parse_ms(struct probe_checks *c, const char *arg, int crit, int code,
         return 0;
     }
     snprintf(stage, sizeof stage, "%.*s", (int)(colon - arg), arg);
-    if (!known_stage(stage))
+    if (pick(stage, stage_names) < 0)
         return xu_error_set(err, code, "--%s-ms: unknown stage '%s' (see xmpp-probe(1))",
                             crit ? "crit" : "warn", stage);
     for (i = 0; i < c->nstage && strcmp(c->stage_name[i], stage) != 0; i++)
@@ -122,17 +127,13 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
 {
     struct probe_opts *po = state;
     struct probe_checks *c = &po->checks;
-    int code = from_config ? XU_EX_CONFIG : XU_EX_USAGE;
+    int code = from_config ? XU_EX_CONFIG : XU_EX_USAGE, i;
     unsigned long n;
 
     switch (id) {
     case O_FORMAT:
-        if (strcmp(arg, "text") == 0)
-            po->format = F_TEXT;
-        else if (strcmp(arg, "json") == 0)
-            po->format = F_JSON;
-        else if (strcmp(arg, "xml") == 0)
-            po->format = F_XML;
+        if ((i = pick(arg, format_names)) >= 0)
+            po->format = (enum format)i;
         else if (from_config)
             xu_info("ignoring format '%s' from the config file (another tool's?)", arg);
         else
@@ -141,16 +142,9 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     case O_NAGIOS: po->nagios = 1; return 0;
     case O_PROMETHEUS: po->prometheus = 1; return 0;
     case O_MODE:
-        if (strcmp(arg, "c2s") == 0)
-            po->mode = PROBE_C2S;
-        else if (strcmp(arg, "s2s") == 0)
-            po->mode = PROBE_S2S;
-        else if (strcmp(arg, "component") == 0)
-            po->mode = PROBE_COMPONENT;
-        else if (strcmp(arg, "cm") == 0)
-            po->mode = PROBE_CM;
-        else
+        if ((i = pick(arg, mode_names)) < 0)
             return xu_error_set(err, code, "--mode must be c2s, s2s, component or cm, not '%s'", arg);
+        po->mode = (enum probe_mode)i;
         return 0;
     case O_IPV4: po->family = AF_INET; return 0;
     case O_IPV6: po->family = AF_INET6; return 0;
@@ -187,8 +181,7 @@ static void free_checks(struct probe_checks *c)
 
 static const char *mode_name(enum probe_mode m)
 {
-    static const char *const names[] = {"c2s", "s2s", "component", "cm"};
-    return names[m];
+    return mode_names[m];
 }
 
 /* What to probe: the domain (or component/cm name), where, and whether to
