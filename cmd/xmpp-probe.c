@@ -334,7 +334,8 @@ int main(int argc, char **argv)
         cfg.secret = secret;
         cfg.password = password;
         probe_report_init(&r, domain, mode_name(po.mode));
-        cfg.deadline = r.t0 + o.timeout;
+        /* a probe always has a deadline: --timeout 0 means the default */
+        cfg.deadline = r.t0 + (o.timeout > 0 ? o.timeout : XU_CONNECT_TIMEOUT);
         run(&cfg, &po, &r);
         out = write_report(&r, &po);
         rc = exit_code(&r, &po);
