@@ -220,6 +220,7 @@ static int apply_common(struct xu_opts *o, int id, const char *arg, const char *
         if (xu_parse_duration(arg, 0, 86400 * 365, &o->timeout) < 0 ||
             (o->timeout > 0 && o->timeout < 0.1))
             return xu_error_set(err, code, "%s: timeout must be 0 (no deadline once connected) or a duration from 0.1 s to 1 year (e.g. 30, 2.5, 500ms, 5m), not '%s'", where, arg);
+        o->timeout_cli = code == XU_EX_USAGE;
         break;
     case O_TRACE: rc = set_str(&o->trace, arg); break;
     case O_COMPONENT: rc = set_str(&o->component, arg); break;
@@ -416,6 +417,7 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
     if (rc)
         goto out;
     config_jid = o->jid ? strdup(o->jid) : NULL;
+    o->timeout_config = o->timeout;
 
     /* Second pass: the command line overrides the config file. */
     optind = 0;

@@ -29,6 +29,8 @@ struct xu_opts {
     char *pw_value;          /* the password (CONFIG), path (FILE) or command (EVAL) */
     int pw_from_config;      /* pw_source was set by the config file */
     double timeout;          /* seconds, whole run */
+    double timeout_config;   /* the timeout before the command line (config file or default) */
+    int timeout_cli;         /* --timeout was given on the command line */
     char *trace;             /* file, "-" = stderr */
     char *component;         /* component domain: XEP-0114 session instead of c2s */
     char *secret_file;       /* component secret */

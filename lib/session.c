@@ -443,6 +443,8 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
         return;
     }
     if (se) {
+        snprintf(s->stream_error, sizeof s->stream_error, "%s",
+                 stream_condition(se, cond, sizeof cond));
         xu_sanitize_terminal(text, sizeof text, se->text ? se->text : "");
         if (se->type == XMPP_SE_CONFLICT && s->phase == XU_PHASE_READY && !s->is_component) {
             /* RFC 6120 7.7.2.2: another login took our resource */

@@ -48,6 +48,7 @@ struct xu_session {
     int timed_out;
     char sasl_condition[64];
     char bind_condition[64];
+    char stream_error[64];    /* condition of a stream error that ended the session */
     char last_error[256];
     char cert_error[256];
     char peer_fingerprint[65];

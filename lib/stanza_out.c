@@ -9,6 +9,7 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     xmpp_ctx_t *ctx = xmpp_stanza_get_context(stanza);
     const char *ns = xmpp_stanza_get_ns(stanza);
     static const char add_ns[] = " xmlns=\"jabber:client\"";
+    static const char lang[] = " lang=\"", xml_lang[] = " xml:lang=\"";
     char *raw = NULL, *out, *o, *p;
     size_t len = 0, extra = 0, name_end;
 
@@ -17,6 +18,8 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     for (p = raw; *p; p++)
         if (*p == '\n' || *p == '\r')
             extra += 4;
+        else if (*p == ' ' && strncmp(p, lang, sizeof lang - 1) == 0)
+            extra += sizeof xml_lang - sizeof lang;
     /* libstrophe leaves the stream's default namespace implicit: write it
      * into the top element so the line stands on its own */
     name_end = 0;
@@ -41,6 +44,13 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
         } else if (*p == '\r') {
             memcpy(o, "&#13;", 5);
             o += 5;
+        } else if (*p == ' ' && strncmp(p, lang, sizeof lang - 1) == 0) {
+            /* libstrophe's parser drops attribute prefixes: xml:lang arrives
+             * as lang. A quote never occurs unescaped in text or values, so
+             * this matches attribute names only. */
+            memcpy(o, xml_lang, sizeof xml_lang - 1);
+            o += sizeof xml_lang - 1;
+            p += sizeof lang - 2;
         } else {
             *o++ = *p;
         }

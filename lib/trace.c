@@ -12,6 +12,9 @@ struct xu_trace {
 
 int xu_trace_open(struct xu_trace **t, const char *path, struct xu_error *err)
 {
+    /* a reconnecting tool opens it once per session: keep the earlier ones */
+    static int opened;
+
     *t = calloc(1, sizeof **t);
     if (!*t)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
@@ -19,7 +22,7 @@ int xu_trace_open(struct xu_trace **t, const char *path, struct xu_error *err)
         (*t)->fp = stderr;
         return 0;
     }
-    (*t)->fp = fopen(path, "we");
+    (*t)->fp = fopen(path, opened ? "ae" : "we");
     if (!(*t)->fp) {
         int e = errno;
         free(*t);
@@ -28,6 +31,7 @@ int xu_trace_open(struct xu_trace **t, const char *path, struct xu_error *err)
                             path, strerror(e));
     }
     (*t)->own = 1;
+    opened = 1;
     return 0;
 }
 
