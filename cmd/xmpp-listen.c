@@ -33,23 +33,23 @@ enum {
 };
 
 static const struct xu_option listen_options[] = {
-    {"format", 0, XU_OPT_ARG, O_FORMAT, "FMT", "xml (default: the stanza, one per line), json (JSON Lines), text, body"},
-    {"body", 'b', 0, O_BODY, NULL, "print only message bodies, one per line (same as --format body)"},
-    {"count", 'n', XU_OPT_ARG | XU_OPT_NOCONFIG, O_COUNT, "N", "exit 0 after printing N stanzas"},
-    {"idle", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_IDLE, "SECONDS", "stop after SECONDS without a matching stanza"},
-    {"kind", 'k', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_KIND, "KINDS", "only message, presence and/or iq (comma-separated)"},
-    {"type", 't', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_TYPE, "TYPES", "only these types (chat, groupchat, normal, headline, error, available, ...)"},
-    {"from", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FROM, "JID", "only from JID (bare: any resource; full: that one)"},
-    {"xpath", 'x', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_XPATH, "EXPR", "only stanzas for which the XPath EXPR is true"},
+    {"format", 0, XU_OPT_ARG, O_FORMAT, "FMT", "xml (default), json (JSON Lines), text or body"},
+    {"body", 'b', 0, O_BODY, NULL, "only message bodies (same as --format body)"},
+    {"count", 'n', XU_OPT_ARG | XU_OPT_NOCONFIG, O_COUNT, "N", "exit 0 after N stanzas were printed"},
+    {"idle", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_IDLE, "SECONDS", "stop after SECONDS without a match"},
+    {"kind", 'k', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_KIND, "KINDS", "only message, presence and/or iq (a list)"},
+    {"type", 't', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_TYPE, "TYPES", "only these types (chat, groupchat, ...)"},
+    {"from", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FROM, "JID", "only from JID (bare: any resource)"},
+    {"xpath", 'x', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_XPATH, "EXPR", "only where the XPath EXPR is true"},
     {"room", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_ROOM, "ROOM[/NICK]", "join this multi-user chat room"},
     {"room-password-file", 0, XU_OPT_ARG, O_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE"},
-    {"history", 0, XU_OPT_ARG, O_HISTORY, "N", "ask rooms for their last N messages (default 0)"},
-    {"own", 0, 0, O_OWN, NULL, "also print our own echoes (own room messages, own presence)"},
-    {"presence", 0, XU_OPT_ARG, O_PRESENCE, "SHOW", "initial presence: available (default), chat, away, xa, dnd"},
+    {"history", 0, XU_OPT_ARG, O_HISTORY, "N", "ask rooms for N old messages (default 0)"},
+    {"own", 0, 0, O_OWN, NULL, "also print our own echoes (room, presence)"},
+    {"presence", 0, XU_OPT_ARG, O_PRESENCE, "SHOW", "available (default), chat, away, xa or dnd"},
     {"status", 0, XU_OPT_ARG, O_STATUS, "TEXT", "status message of the initial presence"},
-    {"no-presence", 0, 0, O_NO_PRESENCE, NULL, "send no initial presence (only full-JID traffic arrives)"},
-    {"reconnect", 0, 0, O_RECONNECT, NULL, "after a lost connection, reconnect with backoff and rejoin"},
-    {"keepalive", 0, XU_OPT_ARG, O_KEEPALIVE, "SECONDS", "ping the server after SECONDS of silence (default 60, 0: off)"},
+    {"no-presence", 0, 0, O_NO_PRESENCE, NULL, "send no initial presence"},
+    {"reconnect", 0, 0, O_RECONNECT, NULL, "reconnect (with backoff) after a drop"},
+    {"keepalive", 0, XU_OPT_ARG, O_KEEPALIVE, "SECONDS", "ping after SECONDS of silence (60; 0: off)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -640,7 +640,8 @@ int main(int argc, char **argv)
         "  --timeout and --idle end the run with 0 if anything was printed, else 75.\n"
         "  --timeout on the command line is the listening time; without it xmpp-listen\n"
         "  runs until stopped, and the timeout setting bounds each connection attempt.\n"
-        "  SIGTERM, SIGINT and SIGHUP close the session cleanly and exit 0.\n",
+        "  SIGTERM, SIGINT and SIGHUP close the session cleanly and exit 0; so does a\n"
+        "  reader of standard output that goes away. 74: writing the output failed.\n",
     };
     struct xu_error err = {0, ""};
     struct run r;

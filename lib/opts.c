@@ -272,7 +272,15 @@ static int apply_config_key(void *ud, const char *key, const char *value, const 
     }
     if (opt->id < 1000)
         return apply_common(c->o, opt->id, value, where, err);
-    return c->tool->apply(c->tool->state, opt->id, value, 1, err);
+    b = c->tool->apply(c->tool->state, opt->id, value, 1, err);
+    /* the tool's message names the option; the file and line say where */
+    if (b && strncmp(err->msg, where, strlen(where)) != 0) {
+        char msg[sizeof err->msg];
+
+        snprintf(msg, sizeof msg, "%s: %s", where, err->msg);
+        xu_error_replace(err, b, "%s", msg);
+    }
+    return b;
 }
 
 static void print_table(FILE *fp, const struct xu_option *t)

@@ -1,0 +1,45 @@
+# fish completion for xmpp-listen(1)
+
+function __xmpp_listen_accounts
+    set -l conf (set -q XDG_CONFIG_HOME; and echo $XDG_CONFIG_HOME; or echo $HOME/.config)/xmpputils/config
+    test -r $conf; and sed -n 's/^[[:space:]]*account[[:space:]]\{1,\}\([^[:space:]:]\{1,\}\).*/\1/p' $conf
+end
+
+complete -c xmpp-listen -f
+complete -c xmpp-listen -l format -x -a 'xml json text body' -d 'Output format'
+complete -c xmpp-listen -s b -l body -d 'Print only message bodies'
+complete -c xmpp-listen -s n -l count -x -d 'Exit 0 after N stanzas were printed'
+complete -c xmpp-listen -l idle -x -d 'Stop after SECONDS without a match'
+complete -c xmpp-listen -s k -l kind -x -a 'message presence iq' -d 'Only these kinds'
+complete -c xmpp-listen -s t -l type -x -a 'chat groupchat normal headline error available unavailable subscribe subscribed unsubscribe unsubscribed probe get set' -d 'Only these types'
+complete -c xmpp-listen -s f -l from -x -d 'Only from JID'
+complete -c xmpp-listen -s x -l xpath -x -d 'Only where the XPath expression is true'
+complete -c xmpp-listen -l room -x -d 'Join this room (ROOM[/NICK])'
+complete -c xmpp-listen -l room-password-file -r -F -d 'Room password file'
+complete -c xmpp-listen -l history -x -d 'Ask rooms for N old messages'
+complete -c xmpp-listen -l own -d 'Also print our own echoes'
+complete -c xmpp-listen -l presence -x -a 'available chat away xa dnd' -d 'Initial presence'
+complete -c xmpp-listen -l status -x -d 'Status message'
+complete -c xmpp-listen -l no-presence -d 'Send no initial presence'
+complete -c xmpp-listen -l reconnect -d 'Reconnect with backoff after a drop'
+complete -c xmpp-listen -l keepalive -x -d 'Ping after SECONDS of silence'
+complete -c xmpp-listen -s a -l account -x -a '(__xmpp_listen_accounts)' -d 'Account from the config file'
+complete -c xmpp-listen -s C -l config -r -F -d 'Config file'
+complete -c xmpp-listen -s j -l jid -x -d 'Log in as this JID'
+complete -c xmpp-listen -l host -x -a '(__fish_print_hostnames)' -d 'Connect to this host'
+complete -c xmpp-listen -l port -x -d 'TCP port'
+complete -c xmpp-listen -s r -l resource -x -d 'Resource'
+complete -c xmpp-listen -l tls -x -a 'starttls direct off' -d 'TLS mode'
+complete -c xmpp-listen -l tls-trust-file -r -F -d 'Trust the CA certificates in FILE'
+complete -c xmpp-listen -l tls-fingerprint -x -d 'Required SHA-256 fingerprint'
+complete -c xmpp-listen -l tls-insecure -d 'Do not verify the server certificate'
+complete -c xmpp-listen -l password-file -r -F -d 'Password file'
+complete -c xmpp-listen -l passwordeval -x -a '(__fish_complete_command)' -d 'Password command'
+complete -c xmpp-listen -l timeout -x -d 'Stop listening after SECONDS'
+complete -c xmpp-listen -l trace -r -F -d 'Transcript file'
+complete -c xmpp-listen -l component -x -d 'Connect as component DOMAIN'
+complete -c xmpp-listen -l secret-file -r -F -d 'Component secret file'
+complete -c xmpp-listen -s v -l verbose -d 'Say more'
+complete -c xmpp-listen -s q -l quiet -d 'Only errors'
+complete -c xmpp-listen -s h -l help -d 'Show help'
+complete -c xmpp-listen -s V -l version -d 'Show version'
