@@ -120,6 +120,7 @@ static int add_room(struct listen_opts *lo, const char *arg, int from_config, in
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     if (xu_muc_parse_room(spec, &room) < 0 || (slash && slash[1] == '\0')) {
         free(spec);
+        free(room);
         return xu_error_set(err, code, "invalid room '%s': give ROOM@SERVICE or ROOM@SERVICE/NICK",
                             arg);
     }
@@ -251,6 +252,8 @@ static int setup_signals(struct xu_error *err)
     for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout is an EPIPE we handle */
+    /* connecting and joining rooms stop at once too */
+    xu_session_set_interrupt(&stop_signal);
     return 0;
 }
 
@@ -683,6 +686,8 @@ int main(int argc, char **argv)
     }
     if (rc == 0)
         rc = listen_loop(&r, &err);
+    else if (stop_signal)
+        rc = 0; /* asked to stop while connecting: nothing to close */
     xu_session_free(&r.s);
     xu_secret_free(r.room_password);
     listen_opts_free(&lo);

@@ -140,6 +140,13 @@ void xu_session_set_deadline(struct xu_session *s, double deadline)
     arm_alarm(deadline);
 }
 
+static volatile sig_atomic_t *interrupt_flag;
+
+void xu_session_set_interrupt(volatile sig_atomic_t *flag)
+{
+    interrupt_flag = flag;
+}
+
 /* ---- what the logger tells us ---- */
 
 /* Copy the local name of the first child element of the element starting
@@ -901,6 +908,8 @@ int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *ex
         *extra_ready = 0;
     if (s->disconnected)
         return ended(s);
+    if (interrupt_flag && *interrupt_flag)
+        return xu_error_set(&s->err, XU_EX_TEMPFAIL, "interrupted");
     now = xu_now();
     if (s->deadline > 0 && now >= s->deadline) {
         s->timed_out = 1;

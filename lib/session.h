@@ -5,6 +5,7 @@
 #ifndef XU_SESSION_H
 #define XU_SESSION_H
 
+#include <signal.h>
 #include <strophe.h>
 
 #include "error.h"
@@ -83,6 +84,11 @@ int xu_session_open(struct xu_session *s, const struct xu_opts *opts, double dea
 
 /* Change the deadline (absolute; 0 = none). */
 void xu_session_set_deadline(struct xu_session *s, double deadline);
+
+/* A flag the caller's signal handler sets to stop: while it is non-zero,
+ * every wait of the library (connecting, round trips, room joins) returns
+ * at once with XU_EX_TEMPFAIL "interrupted". NULL: none. */
+void xu_session_set_interrupt(volatile sig_atomic_t *flag);
 
 /* Run the event loop once: wait up to max_wait seconds (bounded by the
  * deadline) for network events, or for extra_fd (-1: none) to become

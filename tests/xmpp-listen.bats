@@ -343,8 +343,8 @@ is_sanitizer_build() {
 	assert_status 75
 	assert_stderr_matches 'nothing matched within 1 s \(--idle\)'
 
-	start_listen t -a bob --from "alice@$XU_DOMAIN" --xpath "contains(//body, '$TOKEN')" --timeout 4 --format body
-	start_listen i -a bob --from "alice@$XU_DOMAIN" --xpath "contains(//body, '$TOKEN')" --idle 2 --format body
+	start_listen t -a bob --from "alice@$XU_DOMAIN" --xpath "contains(//body, '$TOKEN')" --timeout 8 --format body
+	start_listen i -a bob --from "alice@$XU_DOMAIN" --xpath "contains(//body, '$TOKEN')" --idle 5 --format body
 	send_as alice "in time $TOKEN" "bob@$XU_DOMAIN"
 	wait_listen i 10
 	[ "$lstatus" = 0 ] || fail "--idle after a match exited $lstatus"
@@ -680,6 +680,29 @@ is_sanitizer_build() {
 	assert_status 75
 	[ "$elapsed_ms" -lt 6000 ] || fail "the config's timeout 2 took $elapsed_ms ms"
 	assert_stderr_matches 'timed out'
+	# SIGTERM while still connecting ends it at once, with 0
+	local pid t0
+	"$XU_BIN/xmpp-listen" -a bob --port "$SINK_PORT" >/dev/null 2>"$BATS_TEST_TMPDIR/conn.err" </dev/null 3>&- &
+	pid=$!
+	_xu_track "$pid"
+	sleep 1
+	t0=$(_ms_now)
+	kill -TERM "$pid"
+	lstatus=0
+	wait "$pid" || lstatus=$?
+	[ "$lstatus" = 0 ] || fail "SIGTERM while connecting: exit $lstatus"
+	[ $(($(_ms_now) - t0)) -lt 1500 ] || fail "SIGTERM while connecting took $(($(_ms_now) - t0)) ms"
+}
+
+@test "a resource conflict ends the run even with --reconnect (no fight over the resource)" {
+	start_listen first -a bob -r "same-$TOKEN" --reconnect
+	start_listen second -a bob -r "same-$TOKEN" --reconnect
+	wait_listen first 15
+	[ "$lstatus" = 75 ] || fail "exit $lstatus"
+	grep -q 'conflict' "$BATS_TEST_TMPDIR/first.err" || fail "no conflict reported"
+	! grep -q 'reconnecting in' "$BATS_TEST_TMPDIR/first.err" || fail "it tried to reconnect"
+	stop_listen second
+	[ "$lstatus" = 0 ] || fail "the second session exited $lstatus"
 }
 
 @test "the first connection is not retried: a wrong password exits 77 even with --reconnect" {
