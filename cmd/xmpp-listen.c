@@ -541,7 +541,14 @@ static int reconnect(struct run *r, double listen_start, struct xu_error *err)
         rc = connect_and_setup(r, &e);
         if (rc == 0) {
             xu_warn("reconnected as %s", r->s.bound_jid ? r->s.bound_jid : "?");
+            /* a server that drops us again at once must not get a tight loop:
+             * the backoff only starts over after a stable connection */
+            r->backoff = r->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : r->backoff * 2;
             return 0;
+        }
+        if (stop_signal) {
+            xu_session_free(&r->s);
+            return END_SIGNAL;
         }
         if (!retryable(rc, &r->s)) {
             xu_session_free(&r->s);
@@ -580,7 +587,10 @@ static int listen_loop(struct run *r, struct xu_error *err)
             xu_error_replace(&r->s.err, kerr.code, "%s", kerr.msg);
         xu_error_clear(&kerr);
         if (!r->lo->reconnect || !retryable(rc, &r->s))
-            return xu_error_set(err, rc, "%s", r->s.err.msg);
+            return xu_error_set(err, rc, "%s%s", r->s.err.msg,
+                                strcmp(r->s.stream_error, "conflict") == 0
+                                    ? " (another session logged in with the same resource)"
+                                    : "");
         rc = reconnect(r, listen_start, err);
         if (rc >= END_DONE && rc <= END_IDLE) {
             end = rc;

@@ -166,6 +166,23 @@ is_sanitizer_build() {
 	grep -q __asan_init "$XU_BIN/xmpp-listen" 2>/dev/null
 }
 
+# each_format_once BODY: one listener per format (NAME = the format) waiting
+# for the message with $TOKEN; alice sends BODY; each must print exactly one
+# line and exit 0.
+each_format_once() {
+	local f
+	for f in xml json text body; do
+		start_listen "$f" -a bob --format "$f" --from "alice@$XU_DOMAIN" \
+			--xpath "/message[contains(body, '$TOKEN')]" -n 1
+	done
+	send_as alice "$1" "bob@$XU_DOMAIN"
+	for f in xml json text body; do
+		wait_listen "$f"
+		[ "$lstatus" = 0 ] || fail "--format $f exited $lstatus"
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/$f.out")" = 1 ] || fail "--format $f: the stanza is not exactly one line"
+	done
+}
+
 # ---------------------------------------------------------------- usage
 
 @test "--help lists the options and exits 0; -V prints the version" {
@@ -247,18 +264,8 @@ is_sanitizer_build() {
 # ---------------------------------------------------------------- output
 
 @test "a message from another account appears in each format and parses (xmllint, jq)" {
-	local f body="hello $TOKEN"
-	for f in xml json text body; do
-		start_listen "$f" -a bob --format "$f" --from "alice@$XU_DOMAIN" \
-			--xpath "/message[contains(body, '$TOKEN')]" -n 1
-	done
-	send_as alice "$body" "bob@$XU_DOMAIN"
-	for f in xml json text body; do
-		wait_listen "$f"
-		[ "$lstatus" = 0 ] || fail "--format $f exited $lstatus"
-		[ "$(wc -l <"$BATS_TEST_TMPDIR/$f.out")" = 1 ] || fail "--format $f: not exactly one line"
-	done
-	local d=$BATS_TEST_TMPDIR
+	local body="hello $TOKEN" d=$BATS_TEST_TMPDIR
+	each_format_once "$body"
 	# xml: a well-formed stanza in jabber:client, the body intact
 	xmllint --noout "$d/xml.out" || fail "xml output does not parse"
 	[ "$(xmllint --xpath 'namespace-uri(/*)' "$d/xml.out")" = "jabber:client" ] || fail "no jabber:client namespace"
@@ -279,20 +286,9 @@ is_sanitizer_build() {
 }
 
 @test "a body with newlines, quotes, <, & and emoji: one XML line that parses back to the same body" {
-	local body
+	local body d=$BATS_TEST_TMPDIR
 	body=$(printf 'first line %s\nsecond "quoted" & <tagged> line\n\tindented 🎉 ünïcödé '\''apos'\''\n\nlast' "$TOKEN")
-	local f
-	for f in xml json body text; do
-		start_listen "$f" -a bob --format "$f" --from "alice@$XU_DOMAIN" \
-			--xpath "contains(//body, '$TOKEN')" -n 1
-	done
-	send_as alice "$body" "bob@$XU_DOMAIN"
-	for f in xml json body text; do
-		wait_listen "$f"
-		[ "$lstatus" = 0 ] || fail "--format $f exited $lstatus"
-		[ "$(wc -l <"$BATS_TEST_TMPDIR/$f.out")" = 1 ] || fail "--format $f: the stanza is not exactly one line"
-	done
-	local d=$BATS_TEST_TMPDIR
+	each_format_once "$body"
 	grep -q '&#10;' "$d/xml.out" || fail "newlines not written as &#10;"
 	[ "$(xmllint --xpath 'string(/*/*[local-name()="body"])' "$d/xml.out")" = "$body" ] ||
 		fail "xml body differs after parsing: $(xmllint --xpath 'string(/*/*[local-name()="body"])' "$d/xml.out")"
