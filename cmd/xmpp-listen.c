@@ -587,10 +587,7 @@ static int listen_loop(struct run *r, struct xu_error *err)
             xu_error_replace(&r->s.err, kerr.code, "%s", kerr.msg);
         xu_error_clear(&kerr);
         if (!r->lo->reconnect || !retryable(rc, &r->s))
-            return xu_error_set(err, rc, "%s%s", r->s.err.msg,
-                                strcmp(r->s.stream_error, "conflict") == 0
-                                    ? " (another session logged in with the same resource)"
-                                    : "");
+            return xu_error_set(err, rc, "%s", r->s.err.msg);
         rc = reconnect(r, listen_start, err);
         if (rc >= END_DONE && rc <= END_IDLE) {
             end = rc;
@@ -682,8 +679,8 @@ int main(int argc, char **argv)
         r.conn_opts = o;
         /* one connection attempt: the configured timeout (default 30 s);
          * --timeout given here is the listening time and caps it */
-        r.conn_opts.timeout = o.timeout_config > 0 ? o.timeout_config : 30;
-        if (o.timeout_cli) {
+        r.conn_opts.timeout = o.timeout_config > 0 ? o.timeout_config : XU_CONNECT_TIMEOUT;
+        if (o.timeout_cli && o.timeout > 0) {
             r.run_deadline = xu_now() + o.timeout;
             r.listen_time = o.timeout;
             if (o.timeout < r.conn_opts.timeout)

@@ -335,7 +335,8 @@ each_format_once() {
 	[ "$elapsed_ms" -ge 1900 ] && [ "$elapsed_ms" -lt 6000 ] || fail "--timeout 2 took $elapsed_ms ms"
 	[ -z "$output" ] || fail "stdout: $output"
 
-	xlisten -a bob --xpath "//body = 'never-$TOKEN'" --idle 1
+	# --timeout 0 is no listening deadline (the --idle here ends it)
+	xlisten -a bob --xpath "//body = 'never-$TOKEN'" --idle 1 --timeout 0
 	assert_status 75
 	assert_stderr_matches 'nothing matched within 1 s \(--idle\)'
 
