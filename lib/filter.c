@@ -212,6 +212,24 @@ static int uses_c_prefix(const char *e)
     return 0;
 }
 
+/* A component's stanzas are in jabber:component:accept: the same
+ * expressions apply to them as to a client's. */
+static void component_as_client(xmlNodePtr n)
+{
+    xmlNsPtr ns;
+
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        for (ns = n->nsDef; ns; ns = ns->next)
+            if (ns->href && xmlStrEqual(ns->href, BAD_CAST "jabber:component:accept")) {
+                xmlFree((xmlChar *)ns->href);
+                ns->href = xmlStrdup(BAD_CAST "jabber:client");
+            }
+        component_as_client(n->children);
+    }
+}
+
 static void strip_client_ns(xmlNodePtr n)
 {
     for (; n; n = n->next) {
@@ -262,6 +280,7 @@ static int eval_xml(struct xu_filter *f, const char *xml)
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc)
         return -1;
+    component_as_client(xmlDocGetRootElement(doc));
     rc = eval_all(f, doc, 1);
     if (rc == 1) {
         strip_client_ns(xmlDocGetRootElement(doc));

@@ -53,15 +53,17 @@ void xu_iso8601_local(double t, char *buf, size_t len)
 
 static xmpp_stanza_t *child(xmpp_stanza_t *st, const char *name, const char *ns)
 {
+    const char *own = xmpp_stanza_get_ns(st), *cns;
     xmpp_stanza_t *c;
-    const char *cns;
 
     for (c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c)) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), name) != 0)
             continue;
         cns = xmpp_stanza_get_ns(c);
-        /* children in the stanza's own namespace: jabber:client or unset */
-        if (ns ? cns && strcmp(cns, ns) == 0 : !cns || strcmp(cns, XMPP_NS_CLIENT) == 0)
+        /* ns NULL: a child in the stanza's own namespace (jabber:client, or
+         * jabber:component:accept on a component stream) */
+        if (ns ? cns && strcmp(cns, ns) == 0
+               : !cns || strcmp(cns, XMPP_NS_CLIENT) == 0 || (own && strcmp(cns, own) == 0))
             return c;
     }
     return NULL;

@@ -461,6 +461,28 @@ each_format_once() {
 		>/dev/null || fail "printed iqs: $(jq -c '[.type, .from]' "$BATS_TEST_TMPDIR/q.out")"
 }
 
+@test "as a component: what is sent to its JIDs is printed (filters included) and pings are answered" {
+	local sec=$BATS_TEST_TMPDIR/component.secret
+	(umask 077 && printf '%s\n' "$XU_COMPONENT_SECRET" >"$sec")
+	start_listen comp -C /dev/null --component "$XU_COMPONENT" --host 127.0.0.1 \
+		--port "$XU_COMPONENT_PORT" --secret-file "$sec" --format json \
+		--xpath "/message[contains(body,'$TOKEN')] | /iq"
+	send_as alice "for the bot $TOKEN" "bot@$XU_COMPONENT"
+	peer q carol query --to "bot@$XU_COMPONENT"
+	peer_wait q
+	jq -se 'map(select(.query == "ping"))[0].type == "result"' "$BATS_TEST_TMPDIR/q.peer" >/dev/null ||
+		fail "the component did not answer a ping: $(cat "$BATS_TEST_TMPDIR/q.peer")"
+	wait_output comp "for the bot $TOKEN"
+	stop_listen comp
+	[ "$lstatus" = 0 ] || fail "exit $lstatus"
+	jq -se --arg b "for the bot $TOKEN" 'map(select(.kind == "message"))
+		| length == 1 and .[0].body == $b and .[0].to == "bot@component.xu.test"' \
+		"$BATS_TEST_TMPDIR/comp.out" >/dev/null || fail "printed: $(cat "$BATS_TEST_TMPDIR/comp.out")"
+	xlisten --component "$XU_COMPONENT" --host 127.0.0.1 --port "$XU_COMPONENT_PORT" --secret-file "$sec" \
+		--room "r@$XU_MUC"
+	assert_status 64
+}
+
 # ---------------------------------------------------------------- long runs
 
 @test "20,000 messages flooded at it are all printed, in order, none lost, memory bounded" {
