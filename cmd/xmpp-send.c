@@ -1,30 +1,57 @@
-/* xmpp-send: deliver a message to one or more JIDs and exit 0 only once
- * the server has processed every one of them. */
+/* xmpp-send: deliver a message, a stream of lines or a stream of stanzas
+ * to JIDs and rooms, and exit 0 only once the server has acknowledged
+ * every one of them. The work is done by lib/deliver.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "deliver.h"
 #include "jid.h"
 #include "message.h"
 #include "msg.h"
+#include "muc.h"
 #include "opts.h"
-#include "session.h"
+#include "secret.h"
+#include "text.h"
 
 #define STDIN_MAX (16u << 20) /* a message body, not a file transfer */
 
-enum { O_MESSAGE = 1000, O_SUBJECT, O_TYPE };
+enum {
+    O_MESSAGE = 1000, O_SUBJECT, O_TYPE, O_THREAD, O_LANG, O_MUC, O_NICK, O_ROOM_PASSWORD_FILE,
+    O_NO_CREATE, O_LINES, O_XML, O_STRICT, O_RECEIPT, O_RATE, O_BATCH, O_MAX_SIZE,
+    O_ONE_PER_LINE, O_BUFFER, O_RETRY,
+};
 
 struct send_opts {
-    char *message;
-    char *subject;
-    char *type;
+    char *message, *subject, *type, *thread, *lang, *nick, *room_password_file;
+    int muc, no_create, lines, xml, strict, receipt, one_per_line;
+    double rate, batch;
+    unsigned long max_size, buffer;
+    long retry;          /* -2: not given */
+    unsigned long given; /* bit (id - 1000): given on the command line */
 };
 
 static const struct xu_option send_options[] = {
     {"message", 'm', XU_OPT_ARG | XU_OPT_NOCONFIG, O_MESSAGE, "TEXT", "the message body (default: all of standard input)"},
+    {"lines", 'l', 0, O_LINES, NULL, "send each line of standard input as a message, as it arrives"},
+    {"xml", 0, 0, O_XML, NULL, "read stanzas (message, presence, iq) from standard input and send them"},
+    {"strict", 0, 0, O_STRICT, NULL, "with --xml: check all of the input before sending anything"},
     {"subject", 's', XU_OPT_ARG, O_SUBJECT, "TEXT", "message subject"},
-    {"type", 't', XU_OPT_ARG, O_TYPE, "TYPE", "chat (default), normal or headline"},
+    {"type", 't', XU_OPT_ARG, O_TYPE, "TYPE", "chat (default), normal, headline, or groupchat (= --muc)"},
+    {"thread", 0, XU_OPT_ARG, O_THREAD, "ID", "put the messages in this conversation thread"},
+    {"lang", 0, XU_OPT_ARG, O_LANG, "TAG", "language of the text (xml:lang), e.g. en"},
+    {"receipt", 0, 0, O_RECEIPT, NULL, "ask for delivery receipts (XEP-0184) and wait for them"},
+    {"muc", 0, 0, O_MUC, NULL, "the recipients are chat rooms: join them, then post"},
+    {"nick", 0, XU_OPT_ARG, O_NICK, "NICK", "nickname in rooms (default: the account's name)"},
+    {"room-password-file", 0, XU_OPT_ARG, O_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE"},
+    {"no-create", 0, 0, O_NO_CREATE, NULL, "fail instead of creating a room that does not exist"},
+    {"rate", 0, XU_OPT_ARG, O_RATE, "N[/UNIT]", "at most N messages per second (or /min, /h); 0: no limit (default 5)"},
+    {"batch", 0, XU_OPT_ARG, O_BATCH, "DURATION", "with --lines: collect lines for DURATION, send them as one message"},
+    {"one-per-line", 0, 0, O_ONE_PER_LINE, NULL, "with --lines: never join lines, even when they come faster than --rate"},
+    {"max-size", 0, XU_OPT_ARG, O_MAX_SIZE, "BYTES", "split longer text into several messages (default 32768)"},
+    {"buffer", 0, XU_OPT_ARG, O_BUFFER, "N", "lines or stanzas held while unacknowledged (default 10000)"},
+    {"retry", 0, XU_OPT_ARG, O_RETRY, "N", "reconnect at most N times in a row (default: no limit with --lines/--xml, else 0)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -35,20 +62,201 @@ static int set(char **dst, const char *v, struct xu_error *err)
     return *dst ? 0 : xu_error_set(err, XU_EX_OSERR, "out of memory");
 }
 
+/* "N", "N/s", "N/min" (or "N/m"), "N/h": messages per second. */
+static int parse_rate(const char *arg, double *rate)
+{
+    char num[32];
+    const char *slash = strchr(arg, '/');
+    size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
+    unsigned long v;
+    double per = 1;
+
+    if (n == 0 || n >= sizeof num)
+        return -1;
+    memcpy(num, arg, n);
+    num[n] = '\0';
+    if (xu_parse_uint(num, 0, 100000, &v) < 0)
+        return -1;
+    if (slash && strcmp(slash, "/s") != 0) {
+        if (strcmp(slash, "/min") == 0 || strcmp(slash, "/m") == 0)
+            per = 60;
+        else if (strcmp(slash, "/h") == 0)
+            per = 3600;
+        else
+            return -1;
+    }
+    *rate = (double)v / per;
+    return 0;
+}
+
 static int apply(void *state, int id, const char *arg, int from_config, struct xu_error *err)
 {
     struct send_opts *so = state;
     int code = from_config ? XU_EX_CONFIG : XU_EX_USAGE;
+    unsigned long n;
 
+    if (!from_config)
+        so->given |= 1ul << (id - 1000);
     switch (id) {
     case O_MESSAGE: return set(&so->message, arg, err);
     case O_SUBJECT: return set(&so->subject, arg, err);
     case O_TYPE:
-        if (strcmp(arg, "chat") && strcmp(arg, "normal") && strcmp(arg, "headline"))
-            return xu_error_set(err, code, "--type must be chat, normal or headline, not '%s'", arg);
+        if (strcmp(arg, "chat") && strcmp(arg, "normal") && strcmp(arg, "headline") &&
+            strcmp(arg, "groupchat"))
+            return xu_error_set(err, code,
+                                "--type must be chat, normal, headline or groupchat, not '%s'", arg);
         return set(&so->type, arg, err);
+    case O_THREAD:
+        if (!*arg || !xu_text_is_clean(arg, strlen(arg)) || strlen(arg) > 256)
+            return xu_error_set(err, code, "--thread needs a printable id of at most 256 bytes");
+        return set(&so->thread, arg, err);
+    case O_LANG:
+        if (!*arg || strlen(arg) > 35 ||
+            strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+                strlen(arg))
+            return xu_error_set(err, code, "--lang needs a language tag such as en or pt-BR, not '%s'",
+                                arg);
+        return set(&so->lang, arg, err);
+    case O_MUC: so->muc = 1; return 0;
+    case O_NICK:
+        if (!*arg || !xu_text_is_clean(arg, strlen(arg)) || strlen(arg) > 1023)
+            return xu_error_set(err, code, "--nick needs a printable nickname");
+        return set(&so->nick, arg, err);
+    case O_ROOM_PASSWORD_FILE: return set(&so->room_password_file, arg, err);
+    case O_NO_CREATE: so->no_create = 1; return 0;
+    case O_LINES: so->lines = 1; return 0;
+    case O_XML: so->xml = 1; return 0;
+    case O_STRICT: so->strict = 1; return 0;
+    case O_RECEIPT: so->receipt = 1; return 0;
+    case O_ONE_PER_LINE: so->one_per_line = 1; return 0;
+    case O_RATE:
+        if (parse_rate(arg, &so->rate) < 0)
+            return xu_error_set(err, code,
+                                "--rate must be a number of messages from 0 to 100000, optionally "
+                                "per s, min or h (e.g. 5, 30/min), not '%s'", arg);
+        return 0;
+    case O_BATCH:
+        if (xu_parse_duration(arg, 0, 3600, &so->batch) < 0)
+            return xu_error_set(err, code,
+                                "--batch must be a duration from 0 to 1 hour (e.g. 2s, 500ms), not '%s'",
+                                arg);
+        return 0;
+    case O_MAX_SIZE:
+        if (xu_parse_uint(arg, 16, 16u << 20, &so->max_size) < 0)
+            return xu_error_set(err, code, "--max-size must be a number of bytes from 16 to 16777216, not '%s'",
+                                arg);
+        return 0;
+    case O_BUFFER:
+        if (xu_parse_uint(arg, 1, 10000000, &so->buffer) < 0)
+            return xu_error_set(err, code, "--buffer must be a number from 1 to 10000000, not '%s'", arg);
+        return 0;
+    case O_RETRY:
+        if (xu_parse_uint(arg, 0, 1000000, &n) < 0)
+            return xu_error_set(err, code, "--retry must be a number from 0 to 1000000, not '%s'", arg);
+        so->retry = (long)n;
+        return 0;
     }
     return xu_error_set(err, XU_EX_SOFTWARE, "unhandled option %d", id);
+}
+
+static int given(const struct send_opts *so, int id)
+{
+    return (so->given >> (id - 1000)) & 1;
+}
+
+/* The cross-option checks, in one place. */
+static int check_options(struct send_opts *so, struct xu_error *err)
+{
+    static const int not_with_xml[] = {O_LINES, O_MESSAGE, O_SUBJECT, O_TYPE, O_THREAD, O_LANG,
+                                       O_RECEIPT, O_BATCH, O_ONE_PER_LINE, 0};
+    static const int need_lines[] = {O_BATCH, O_ONE_PER_LINE, 0};
+    const struct xu_option *o;
+    int i;
+
+    if (so->type && strcmp(so->type, "groupchat") == 0)
+        so->muc = 1;
+    for (i = 0; so->xml && not_with_xml[i]; i++)
+        if (given(so, not_with_xml[i]))
+            for (o = send_options; o->name; o++)
+                if (o->id == not_with_xml[i])
+                    return xu_error_set(err, XU_EX_USAGE,
+                                        "--%s does not go with --xml (the stanzas are sent as they are)",
+                                        o->name);
+    if (so->xml)
+        so->lines = 0;
+    for (i = 0; !so->lines && need_lines[i]; i++)
+        if (given(so, need_lines[i]))
+            return xu_error_set(err, XU_EX_USAGE, "--%s needs --lines",
+                                need_lines[i] == O_BATCH ? "batch" : "one-per-line");
+    if (so->strict && !so->xml)
+        return xu_error_set(err, XU_EX_USAGE, "--strict needs --xml");
+    if (so->message && so->lines)
+        return xu_error_set(err, XU_EX_USAGE,
+                            "-m and --lines exclude each other: --lines reads standard input");
+    if (so->batch > 0 && so->one_per_line)
+        return xu_error_set(err, XU_EX_USAGE, "--batch joins lines, --one-per-line forbids it");
+    if (so->muc && so->type && strcmp(so->type, "groupchat") != 0 && given(so, O_TYPE))
+        return xu_error_set(err, XU_EX_USAGE, "--muc posts to rooms (groupchat); --type %s does not go with it",
+                            so->type);
+    if (so->retry == -2)
+        so->retry = so->lines || so->xml ? -1 : 0;
+    return 0;
+}
+
+/* The recipients: rooms (with --muc, or written xmpp:ROOM?join) and JIDs
+ * (a leading xmpp: is allowed). rcpt[i] is allocated. */
+static int parse_recipients(const struct send_opts *so, char **argv, int n, char **rcpt,
+                            int *is_room, struct xu_error *err)
+{
+    char why[128];
+    const char *a, *q;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        a = argv[i];
+        q = strchr(a, '?');
+        is_room[i] = so->muc || (q && strcmp(q, "?join") == 0);
+        if (is_room[i]) {
+            if (xu_muc_parse_room(a, &rcpt[i]) < 0)
+                return xu_error_set(err, XU_EX_USAGE,
+                                    "invalid room '%s': give room@service or xmpp:room@service?join", a);
+            continue;
+        }
+        if (q)
+            return xu_error_set(err, XU_EX_USAGE,
+                                "invalid recipient '%s': of the xmpp: URI actions only ?join is understood", a);
+        if (strncmp(a, "xmpp:", 5) == 0)
+            a += 5;
+        if (xu_jid_check(a, 0, why, sizeof why) < 0)
+            return xu_error_set(err, XU_EX_USAGE, "invalid recipient '%s': %s", argv[i], why);
+        rcpt[i] = strdup(a);
+        if (!rcpt[i])
+            return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    }
+    return 0;
+}
+
+static int check_recipients(const struct send_opts *so, const int *is_room, int n,
+                            struct xu_error *err)
+{
+    int i, rooms = 0;
+
+    for (i = 0; i < n; i++)
+        rooms += is_room[i];
+    if (n == 0 && !so->xml)
+        return xu_error_set(err, XU_EX_USAGE, "no recipient given (see --help)");
+    if (so->xml && rooms < n)
+        return xu_error_set(err, XU_EX_USAGE,
+                            "with --xml the stanzas name their recipients; operands can only be "
+                            "rooms to join first (--muc)");
+    if (so->receipt && rooms)
+        return xu_error_set(err, XU_EX_USAGE,
+                            "--receipt does not work in rooms (XEP-0184 receipts are for one-to-one "
+                            "messages)");
+    if (!rooms && (given(so, O_NICK) || given(so, O_ROOM_PASSWORD_FILE) || given(so, O_NO_CREATE)))
+        return xu_error_set(err, XU_EX_USAGE,
+                            "--nick, --room-password-file and --no-create are for rooms (--muc)");
+    return 0;
 }
 
 /* The body: -m, else all of stdin; cleaned for XML, trailing newlines cut. */
@@ -84,77 +292,89 @@ static int read_body(const struct send_opts *so, char **body, struct xu_error *e
     return 0;
 }
 
-static int send_all(struct xu_session *s, const struct send_opts *so, char **to, int nto,
-                    const char *body, const char *subject, struct xu_error *err)
-{
-    struct xu_bounces bounces = {0, ""};
-    struct xu_message m = {NULL, so->type, body, subject, NULL, NULL};
-    xmpp_stanza_t *st;
-    int i, rc;
-
-    xu_bounces_watch(s, &bounces);
-    for (i = 0; i < nto; i++) {
-        m.to = to[i];
-        st = xu_message_build(s, &m);
-        if (!st)
-            return xu_error_set(err, XU_EX_OSERR, "out of memory");
-        xu_session_send(s, st);
-        xmpp_stanza_release(st);
-    }
-    /* The server answers in order: once the ping is back, every message
-     * before it was accepted or bounced. */
-    rc = xu_session_roundtrip(s, NULL, err);
-    if (rc)
-        return rc;
-    if (bounces.count)
-        return xu_error_set(err, XU_EX_UNAVAILABLE, "%u of %d message(s) bounced; first: %s",
-                            bounces.count, nto, bounces.first);
-    xu_info("%d message(s) accepted by the server", nto);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    struct send_opts so = {NULL, NULL, NULL};
+    struct send_opts so = {.rate = 5, .max_size = 32768, .buffer = 10000, .retry = -2};
     struct xu_tool tool = {
         "xmpp-send", "[options] RECIPIENT...",
-        "Send a message (from -m or standard input) to each RECIPIENT; exit 0 only once the\n"
-        "server has accepted all of them.",
-        send_options, apply, &so, NULL,
+        "Send a message (from -m or standard input), each line of standard input (--lines), or\n"
+        "stanzas (--xml) to each RECIPIENT (a JID, or a room with --muc or xmpp:ROOM?join); exit 0\n"
+        "only once the server has acknowledged all of them.",
+        send_options, apply, &so,
+        "  (65 also: a malformed or non-stanza element in --xml input, after what came before it\n"
+        "   was delivered; 69 also: a message bounced; 75 also: lines not acknowledged within\n"
+        "   --timeout after the end of the input, or no delivery receipt with --receipt)\n",
     };
+    struct xu_deliver_cfg cfg;
     struct xu_error err = {0, ""};
-    struct xu_session s;
     struct xu_opts o;
-    char why[128], *body = NULL, *subject = NULL;
+    char **rcpt = NULL, *body = NULL, *subject = NULL, *room_pw = NULL;
+    int *is_room = NULL, first = 0, nto = 0, i, rc;
     size_t len;
-    int first, i, rc;
 
-    memset(&s, 0, sizeof s);
     rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
-    if (rc == 0 && first >= argc)
-        rc = xu_error_set(&err, XU_EX_USAGE, "no recipient given (see --help)");
-    for (i = first; rc == 0 && i < argc; i++)
-        if (xu_jid_check(argv[i], 0, why, sizeof why) < 0)
-            rc = xu_error_set(&err, XU_EX_USAGE, "invalid recipient '%s': %s", argv[i], why);
     if (rc == 0)
+        rc = check_options(&so, &err);
+    if (rc == 0) {
+        nto = argc - first;
+        rcpt = calloc((size_t)nto + 1, sizeof *rcpt);
+        is_room = calloc((size_t)nto + 1, sizeof *is_room);
+        if (!rcpt || !is_room)
+            rc = xu_error_set(&err, XU_EX_OSERR, "out of memory");
+    }
+    if (rc == 0)
+        rc = parse_recipients(&so, argv + first, nto, rcpt, is_room, &err);
+    if (rc == 0)
+        rc = check_recipients(&so, is_room, nto, &err);
+    if (rc == 0 && so.room_password_file)
+        rc = xu_secret_read_file(so.room_password_file, "room password", &room_pw, &err);
+    if (rc == 0 && !so.lines && !so.xml)
         rc = read_body(&so, &body, &err);
     if (rc == 0 && so.subject) {
         subject = xu_clean_for_xml(so.subject, strlen(so.subject), "subject", &len);
         if (!subject)
             rc = xu_error_set(&err, XU_EX_OSERR, "out of memory");
     }
-    if (rc == 0)
-        rc = xu_session_open(&s, &o, 0, &err);
-    if (rc == 0)
-        rc = send_all(&s, &so, argv + first, argc - first, body, subject, &err);
-    if (s.ctx)
-        xu_session_close(&s);
-    xu_session_free(&s);
+    if (rc == 0) {
+        memset(&cfg, 0, sizeof cfg);
+        cfg.opts = &o;
+        cfg.input = so.xml ? XU_INPUT_XML : so.lines ? XU_INPUT_LINES : XU_INPUT_BODY;
+        cfg.body = body;
+        cfg.fd = 0;
+        cfg.to = rcpt;
+        cfg.is_room = is_room;
+        cfg.nto = nto;
+        cfg.type = so.type && strcmp(so.type, "groupchat") != 0 ? so.type : NULL;
+        cfg.subject = subject;
+        cfg.thread = so.thread;
+        cfg.lang = so.lang;
+        cfg.receipt = so.receipt;
+        cfg.nick = so.nick;
+        cfg.room_password = room_pw;
+        cfg.no_create = so.no_create;
+        cfg.rate = so.rate;
+        cfg.batch = so.batch;
+        cfg.max_size = so.max_size;
+        cfg.one_per_line = so.one_per_line;
+        cfg.buffer = so.buffer;
+        cfg.retry = so.retry;
+        cfg.strict = so.strict;
+        rc = xu_deliver(&cfg, &err);
+    }
+    for (i = 0; rcpt && i < nto; i++)
+        free(rcpt[i]);
+    free(rcpt);
+    free(is_room);
     free(body);
     free(subject);
+    xu_secret_free(room_pw);
     free(so.message);
     free(so.subject);
     free(so.type);
+    free(so.thread);
+    free(so.lang);
+    free(so.nick);
+    free(so.room_password_file);
     xu_opts_free(&o);
     return rc ? xu_report(&err) : 0;
 }

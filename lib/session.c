@@ -824,8 +824,8 @@ static int start_component(struct xu_session *s, struct xu_error *err)
     return 0;
 }
 
-int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadline,
-                    struct xu_error *err)
+int xu_session_start(struct xu_session *s, const struct xu_opts *o, double deadline,
+                     struct xu_error *err)
 {
     static int initialised;
     static xmpp_log_t log;
@@ -867,6 +867,16 @@ int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadli
     if (rc)
         return rc;
     xu_trace_info(s->trace, "connecting to %s", s->connect_target);
+    return 0;
+}
+
+int xu_session_open(struct xu_session *s, const struct xu_opts *o, double deadline,
+                    struct xu_error *err)
+{
+    int rc = xu_session_start(s, o, deadline, err);
+
+    if (rc)
+        return rc;
     while (!s->ready) {
         rc = xu_session_step(s, 1.0, -1, NULL);
         if (rc)
@@ -1003,19 +1013,19 @@ static int ping_done(void *ud)
     return ((struct ping_wait *)ud)->answered;
 }
 
-int xu_session_roundtrip(struct xu_session *s, double *rtt_ms, struct xu_error *err)
+char *xu_session_ping(struct xu_session *s, xmpp_handler handler, void *ud)
 {
-    struct ping_wait w = {0, 0, 0};
     xmpp_stanza_t *iq, *ping;
     char *id, domain[1024];
-    int rc;
 
     id = xu_session_new_id(s);
-    iq = xmpp_iq_new(s->ctx, "get", id);
-    ping = xmpp_stanza_new(s->ctx);
-    if (!id || !iq || !ping) {
+    iq = id ? xmpp_iq_new(s->ctx, "get", id) : NULL;
+    ping = iq ? xmpp_stanza_new(s->ctx) : NULL;
+    if (!ping) {
+        if (iq)
+            xmpp_stanza_release(iq);
         free(id);
-        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+        return NULL;
     }
     xmpp_stanza_set_name(ping, "ping");
     xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
@@ -1023,10 +1033,22 @@ int xu_session_roundtrip(struct xu_session *s, double *rtt_ms, struct xu_error *
     xmpp_stanza_release(ping);
     if (s->bound_jid && xu_jid_domain(s->bound_jid, domain, sizeof domain))
         xmpp_stanza_set_to(iq, domain);
-    xmpp_id_handler_add(s->conn, on_ping_reply, id, &w);
-    w.sent = xu_now();
+    xmpp_id_handler_add(s->conn, handler, id, ud);
     xmpp_send(s->conn, iq);
     xmpp_stanza_release(iq);
+    return id;
+}
+
+int xu_session_roundtrip(struct xu_session *s, double *rtt_ms, struct xu_error *err)
+{
+    struct ping_wait w = {0, 0, 0};
+    char *id;
+    int rc;
+
+    w.sent = xu_now();
+    id = xu_session_ping(s, on_ping_reply, &w);
+    if (!id)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
     rc = xu_session_run(s, ping_done, &w, err);
     if (rc)
         xmpp_id_handler_delete(s->conn, on_ping_reply, id);

@@ -82,6 +82,12 @@ double xu_now(void);
 int xu_session_open(struct xu_session *s, const struct xu_opts *opts, double deadline,
                     struct xu_error *err);
 
+/* The first half of xu_session_open: starts connecting and returns at once.
+ * Drive it with xu_session_step until s->ready (or an error), e.g. while
+ * also reading standard input. */
+int xu_session_start(struct xu_session *s, const struct xu_opts *opts, double deadline,
+                     struct xu_error *err);
+
 /* Change the deadline (absolute; 0 = none). */
 void xu_session_set_deadline(struct xu_session *s, double deadline);
 
@@ -108,6 +114,12 @@ void xu_session_send(struct xu_session *s, xmpp_stanza_t *stanza);
  * server has processed every stanza sent before it. *rtt_ms gets the
  * round-trip time if not NULL. */
 int xu_session_roundtrip(struct xu_session *s, double *rtt_ms, struct xu_error *err);
+
+/* Send an XEP-0199 ping to the server without waiting: handler(conn,
+ * reply, ud) runs when the answer (result or error) arrives. Returns the
+ * ping's id (caller frees; for xmpp_id_handler_delete), NULL when out of
+ * memory. */
+char *xu_session_ping(struct xu_session *s, xmpp_handler handler, void *ud);
 
 /* Close the stream cleanly and wait (briefly, within the deadline) for the
  * server to close its side. */

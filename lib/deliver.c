@@ -1,0 +1,1118 @@
+#include "deliver.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jid.h"
+#include "message.h"
+#include "msg.h"
+#include "muc.h"
+#include "outbox.h"
+#include "session.h"
+#include "stanza_in.h"
+#include "stanza_out.h"
+#include "text.h"
+
+#define PING_EVERY 64          /* messages between acknowledgement requests, at most */
+#define WINDOW 1024            /* messages sent and not yet acknowledged, at most */
+#define SENDQ_MAX 32           /* stanzas waiting in libstrophe before we wait for the socket */
+#define MAX_PINGS 64           /* acknowledgement requests outstanding */
+#define BACKOFF_CAP 60.0       /* seconds between connection attempts, at most */
+#define KEEPALIVE 60.0         /* idle seconds before a ping checks the connection */
+#define MAX_LINE (4u << 20)    /* input without a newline is cut into lines this long */
+#define READ_CHUNK 65536
+#define MAX_BUFFER_BYTES (64u << 20) /* bytes held in the outbox, besides --buffer */
+#define NS_RECEIPTS "urn:xmpp:receipts"
+
+enum state { DOWN, CONNECTING, UP };
+
+struct ping {
+    char *id;
+    struct xu_pos pos;   /* send position when it was sent */
+    unsigned long msgs;  /* messages sent before it on this connection */
+    double sent;
+};
+
+struct rwait {           /* a message waiting for its delivery receipt */
+    char *id;            /* NULL: answered (a hole) */
+    int rcpt;            /* index into cfg->to */
+    struct xu_pos end;   /* outbox position after the message */
+};
+
+struct engine {
+    const struct xu_deliver_cfg *c;
+    struct xu_session s;
+    enum state state;
+    struct xu_outbox ob;
+    struct xu_bucket bucket;
+    struct xu_muc_room *rooms;   /* per recipient; room != NULL once joined */
+    /* input */
+    char *in;
+    size_t inlen, incap;
+    int eof_read;                /* no more reads */
+    int input_done;              /* and everything read is in the outbox */
+    struct xu_reader *reader;
+    xmpp_ctx_t *xctx;            /* the reader's stanzas live here */
+    int xml_failed;
+    struct xu_error xml_err;
+    struct xu_text_fixes fixes;
+    int warned_fixes;
+    unsigned long lines_read;
+    int drop_warning_shown;      /* during this outage */
+    unsigned long dropped_reported;
+    /* acknowledgement */
+    struct ping pings[MAX_PINGS];
+    int npings;
+    unsigned long msgs_sent, msgs_acked; /* on this connection */
+    unsigned long since_ping;
+    unsigned long messages, stanzas;     /* in total */
+    double last_activity;
+    unsigned long inbound;               /* stanzas received, to notice activity */
+    /* receipts */
+    struct rwait *rw;
+    size_t nrw, rwhead, rwlive;
+    /* bounces and rooms */
+    struct xu_bounces bounces;
+    unsigned bounces_warned;
+    int removed;                 /* 1 + index of a room that removed us */
+    char removed_why[300];
+    int removed_fatal;
+    /* connections */
+    long failures;               /* consecutive */
+    double retry_at;
+    unsigned connections;
+    double final_deadline;       /* 0 until the input ended */
+    char last_err[300];          /* why the last connection failed */
+    int busy;                    /* stanzas arrived in the last turn: look again at once */
+    int stopping;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    if (stop_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    stop_signal = sig;
+}
+
+static int streaming(const struct engine *e)
+{
+    return e->c->input != XU_INPUT_BODY;
+}
+
+static const char *unit(const struct engine *e, unsigned long n)
+{
+    if (e->c->input == XU_INPUT_XML)
+        return n == 1 ? "stanza" : "stanzas";
+    if (e->c->input == XU_INPUT_LINES)
+        return n == 1 ? "line" : "lines";
+    return n == 1 ? "message" : "messages";
+}
+
+/* ---- input ---- */
+
+static void warn_fixes(struct engine *e, unsigned long before)
+{
+    unsigned long now = e->fixes.ansi + e->fixes.control + e->fixes.badutf8;
+
+    if (now > before && !e->warned_fixes) {
+        e->warned_fixes = 1;
+        xu_warn("line %lu: removing ANSI escape sequences and replacing control characters and "
+                "invalid UTF-8 with U+FFFD (this and later lines; totals at the end)",
+                e->lines_read);
+    }
+}
+
+static int push(struct engine *e, char *data, size_t len)
+{
+    long dropped = xu_outbox_push(&e->ob, data, len, xu_now());
+
+    if (dropped < 0)
+        return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+    if (dropped > 0 && !e->drop_warning_shown) {
+        xu_warn("the buffer is full (%zu %s) while the server is unreachable: dropping the "
+                "oldest; the count is reported when the connection is back",
+                e->c->buffer, unit(e, 2));
+        e->drop_warning_shown = 1;
+    }
+    return 0;
+}
+
+static int add_line(struct engine *e, const char *p, size_t n)
+{
+    unsigned long before = e->fixes.ansi + e->fixes.control + e->fixes.badutf8;
+    size_t clen;
+    char *clean, *shrunk;
+
+    e->lines_read++;
+    while (n > 0 && p[n - 1] == '\r')
+        n--;
+    if (n == 0)
+        return 0;
+    clean = xu_text_clean(p, n, &clen, &e->fixes);
+    if (!clean)
+        return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+    warn_fixes(e, before);
+    if (strspn(clean, " \t\r") == clen) {
+        free(clean);
+        return 0;
+    }
+    shrunk = realloc(clean, clen + 1);
+    return push(e, shrunk ? shrunk : clean, clen);
+}
+
+/* Complete lines from the input buffer into the outbox. While connected,
+ * a full outbox leaves them in the buffer (and stdin unread): the writer
+ * waits. While disconnected the oldest lines are dropped instead. */
+static int drain_lines(struct engine *e)
+{
+    size_t start = 0, rest, n, skip;
+    char *nl;
+    int rc = 0;
+
+    while (start < e->inlen) {
+        rest = e->inlen - start;
+        nl = memchr(e->in + start, '\n', rest);
+        if (nl) {
+            n = (size_t)(nl - (e->in + start));
+            skip = n + 1;
+        } else if (e->eof_read || rest >= MAX_LINE) {
+            n = rest > MAX_LINE ? xu_utf8_cut(e->in + start, rest, MAX_LINE) : rest;
+            if (n == 0)
+                n = MAX_LINE;
+            skip = n;
+        } else {
+            break;
+        }
+        if (e->state == UP && xu_outbox_full(&e->ob, n))
+            break;
+        rc = add_line(e, e->in + start, n);
+        start += skip;
+        if (rc)
+            break;
+    }
+    if (start > 0) {
+        memmove(e->in, e->in + start, e->inlen - start);
+        e->inlen -= start;
+    }
+    if (e->eof_read && e->inlen == 0)
+        e->input_done = 1;
+    return rc;
+}
+
+static int is_stanza_name(const char *name)
+{
+    return name && (strcmp(name, "message") == 0 || strcmp(name, "presence") == 0 ||
+                    strcmp(name, "iq") == 0);
+}
+
+/* Complete stanzas from the reader into the outbox (same waiting rule as
+ * lines), each with an id and serialised. */
+static int drain_xml(struct engine *e)
+{
+    xmpp_stanza_t *st;
+    char *line, *id;
+
+    for (;;) {
+        if (e->state == UP && xu_outbox_full(&e->ob, 0))
+            return 0;
+        if (e->c->strict && xu_outbox_full(&e->ob, 0))
+            return xu_error_set(&e->s.err, XU_EX_DATAERR,
+                                "--strict holds the whole input: more than %zu stanzas "
+                                "(raise --buffer); nothing was sent", e->c->buffer);
+        st = xu_reader_pop(e->reader, e->xctx);
+        if (!st) {
+            if (e->eof_read)
+                e->input_done = 1;
+            return 0;
+        }
+        e->lines_read++;
+        if (!is_stanza_name(xmpp_stanza_get_name(st))) {
+            xu_error_set(&e->xml_err, XU_EX_DATAERR,
+                         "line %ld: <%s> is not a stanza (message, presence or iq); "
+                         "it and the rest of the input were not sent",
+                         xu_reader_line(e->reader), xmpp_stanza_get_name(st));
+            xmpp_stanza_release(st);
+            e->xml_failed = 1;
+            e->eof_read = 1;
+            e->input_done = 1;
+            return 0;
+        }
+        if (!xmpp_stanza_get_id(st)) {
+            id = xmpp_uuid_gen(e->xctx);
+            if (id) {
+                xmpp_stanza_set_id(st, id);
+                xmpp_free(e->xctx, id);
+            }
+        }
+        line = xu_stanza_xml_line(st);
+        xmpp_stanza_release(st);
+        if (!line || push(e, line, strlen(line)))
+            return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+    }
+}
+
+static int drain_input(struct engine *e)
+{
+    if (e->c->input == XU_INPUT_LINES)
+        return drain_lines(e);
+    if (e->c->input == XU_INPUT_XML)
+        return drain_xml(e);
+    return 0;
+}
+
+/* One read() from the input (it was readable). */
+static int read_input(struct engine *e)
+{
+    ssize_t r;
+    size_t want;
+    char *n;
+    int rc;
+
+    if (e->c->input == XU_INPUT_XML) {
+        rc = xu_reader_feed(e->reader, &e->xml_err);
+        if (rc == 1) {
+            e->eof_read = 1;
+        } else if (rc == XU_EX_DATAERR) {
+            e->xml_failed = 1;
+            e->eof_read = 1;
+        } else if (rc) {
+            return xu_error_set(&e->s.err, rc, "%s", e->xml_err.msg);
+        }
+        return drain_xml(e);
+    }
+    if (e->incap - e->inlen < READ_CHUNK && e->incap < MAX_LINE + READ_CHUNK) {
+        n = realloc(e->in, e->incap ? e->incap * 2 : 2 * READ_CHUNK);
+        if (!n)
+            return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+        e->in = n;
+        e->incap = e->incap ? e->incap * 2 : 2 * READ_CHUNK;
+    }
+    want = e->incap - e->inlen;
+    if (want > READ_CHUNK)
+        want = READ_CHUNK;
+    r = read(e->c->fd, e->in + e->inlen, want);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (r < 0)
+        return xu_error_set(&e->s.err, XU_EX_IOERR, "cannot read standard input: %s",
+                            strerror(errno));
+    if (r == 0)
+        e->eof_read = 1;
+    e->inlen += (size_t)r;
+    return drain_lines(e);
+}
+
+/* The input descriptor, when it should be read now; else -1. */
+static int input_fd(const struct engine *e)
+{
+    if (!streaming(e) || e->eof_read)
+        return -1;
+    if (e->c->input == XU_INPUT_LINES && e->inlen >= MAX_LINE)
+        return -1;
+    if (e->state == UP && xu_outbox_full(&e->ob, 0))
+        return -1;
+    return e->c->fd;
+}
+
+/* --strict: everything read and checked before the first connection. */
+static int read_all_xml(struct engine *e)
+{
+    int rc;
+
+    while (!e->eof_read) {
+        rc = read_input(e);
+        if (rc)
+            return rc;
+    }
+    if (e->xml_failed)
+        return xu_error_set(&e->s.err, XU_EX_DATAERR, "%s; nothing was sent (--strict)",
+                            e->xml_err.msg);
+    return 0;
+}
+
+/* ---- acknowledgements ---- */
+
+static int on_ping_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+
+/* Forget the first upto outstanding pings (and their handlers). */
+static void drop_pings(struct engine *e, int upto, int delete_handlers)
+{
+    int k;
+
+    for (k = 0; k < upto; k++) {
+        if (delete_handlers && e->s.conn)
+            xmpp_id_handler_delete(e->s.conn, on_ping_reply, e->pings[k].id);
+        free(e->pings[k].id);
+    }
+    memmove(e->pings, e->pings + upto, (size_t)(e->npings - upto) * sizeof e->pings[0]);
+    e->npings -= upto;
+}
+
+static int on_ping_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct engine *e = ud;
+    const char *id = xmpp_stanza_get_id(st);
+    int k;
+
+    (void)conn;
+    for (k = 0; k < e->npings; k++)
+        if (id && strcmp(e->pings[k].id, id) == 0)
+            break;
+    if (k == e->npings)
+        return 0;
+    /* result or error: either way the server has handled everything before it */
+    xu_outbox_ack(&e->ob, e->pings[k].pos);
+    e->msgs_acked = e->pings[k].msgs;
+    e->failures = 0;
+    e->last_activity = xu_now();
+    /* older ones were answered before (in order); this one's handler goes
+     * away by returning 0 */
+    drop_pings(e, k, 1);
+    drop_pings(e, 1, 0);
+    return 0;
+}
+
+static void send_ping(struct engine *e, double now)
+{
+    char *id;
+
+    if (e->npings == MAX_PINGS)
+        return;
+    id = xu_session_ping(&e->s, on_ping_reply, e);
+    if (!id)
+        return;
+    e->pings[e->npings].id = id;
+    e->pings[e->npings].pos = e->ob.sent;
+    e->pings[e->npings].msgs = e->msgs_sent;
+    e->pings[e->npings].sent = now;
+    e->npings++;
+    e->since_ping = 0;
+    e->last_activity = now;
+}
+
+/* ---- receipts ---- */
+
+static int add_rwait(struct engine *e, const char *id, int rcpt, struct xu_pos end)
+{
+    struct rwait *n;
+
+    if (e->rwhead > 0 && e->rwhead * 2 >= e->nrw) { /* compact */
+        memmove(e->rw, e->rw + e->rwhead, (e->nrw - e->rwhead) * sizeof *e->rw);
+        e->nrw -= e->rwhead;
+        e->rwhead = 0;
+    }
+    n = realloc(e->rw, (e->nrw + 1) * sizeof *e->rw);
+    if (!n)
+        return -1;
+    e->rw = n;
+    e->rw[e->nrw].id = strdup(id);
+    e->rw[e->nrw].rcpt = rcpt;
+    e->rw[e->nrw].end = end;
+    if (!e->rw[e->nrw].id)
+        return -1;
+    e->nrw++;
+    e->rwlive++;
+    return 0;
+}
+
+static void rwait_done(struct engine *e, size_t i)
+{
+    free(e->rw[i].id);
+    e->rw[i].id = NULL;
+    e->rwlive--;
+    while (e->rwhead < e->nrw && !e->rw[e->rwhead].id)
+        e->rwhead++;
+}
+
+static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct engine *e = ud;
+    xmpp_stanza_t *r = xmpp_stanza_get_child_by_name_and_ns(st, "received", NS_RECEIPTS);
+    const char *id = r ? xmpp_stanza_get_attribute(r, "id") : NULL;
+    const char *from = xmpp_stanza_get_from(st);
+    size_t i;
+
+    (void)conn;
+    if (!id || !from)
+        return 1;
+    for (i = e->rwhead; i < e->nrw; i++)
+        if (e->rw[i].id && strcmp(e->rw[i].id, id) == 0 &&
+            xu_jid_bare_equal(from, e->c->to[e->rw[i].rcpt])) {
+            rwait_done(e, i);
+            break;
+        }
+    return 1;
+}
+
+/* Messages not acknowledged will be sent again with new ids. */
+static void prune_rwaits(struct engine *e)
+{
+    struct xu_pos acked = xu_outbox_acked(&e->ob);
+    size_t i;
+
+    for (i = e->rwhead; i < e->nrw; i++)
+        if (e->rw[i].id && xu_pos_cmp(e->rw[i].end, acked) > 0)
+            rwait_done(e, i);
+}
+
+/* ---- rooms ---- */
+
+static int has_status(xmpp_stanza_t *x, const char *code)
+{
+    xmpp_stanza_t *c;
+    const char *v;
+
+    for (c = x ? xmpp_stanza_get_children(x) : NULL; c; c = xmpp_stanza_get_next(c)) {
+        v = xmpp_stanza_get_attribute(c, "code");
+        if (xmpp_stanza_is_tag(c) && strcmp(xmpp_stanza_get_name(c), "status") == 0 && v &&
+            strcmp(v, code) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Our own unavailable presence from a room we are in: we were removed. */
+static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct engine *e = ud;
+    const char *from = xmpp_stanza_get_from(st), *type = xmpp_stanza_get_type(st), *what;
+    xmpp_stanza_t *x, *item, *reason;
+    char *text = NULL, clean[200];
+    int i;
+
+    (void)conn;
+    if (!from || !type || strcmp(type, "unavailable") != 0 || e->removed)
+        return 1;
+    for (i = 0; i < e->c->nto; i++)
+        if (e->rooms[i].occupant && strcmp(e->rooms[i].occupant, from) == 0)
+            break;
+    if (i == e->c->nto)
+        return 1;
+    x = xmpp_stanza_get_child_by_name_and_ns(st, "x", XU_NS_MUC_USER);
+    if (has_status(x, "303"))
+        return 1; /* a nick change, not a removal */
+    item = x ? xmpp_stanza_get_child_by_name(x, "item") : NULL;
+    reason = item ? xmpp_stanza_get_child_by_name(item, "reason") : NULL;
+    text = reason ? xmpp_stanza_get_text(reason) : NULL;
+    xu_sanitize_terminal(clean, sizeof clean, text ? text : "");
+    if (text)
+        xmpp_free(xmpp_stanza_get_context(st), text);
+    e->removed_fatal = 1;
+    if (has_status(x, "307"))
+        what = "kicked (status 307)";
+    else if (has_status(x, "301"))
+        what = "banned (status 301)";
+    else if (has_status(x, "321"))
+        what = "removed because of an affiliation change (status 321)";
+    else if (has_status(x, "322"))
+        what = "removed because the room became members-only (status 322)";
+    else {
+        what = has_status(x, "332") ? "the room's service is shutting down (status 332)"
+                                    : "left the room";
+        e->removed_fatal = 0;
+    }
+    snprintf(e->removed_why, sizeof e->removed_why, "removed from room %s: %s%s%s",
+             e->c->to[i], what, clean[0] ? ": " : "", clean);
+    e->removed = i + 1;
+    return 1;
+}
+
+static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    (void)conn;
+    (void)st;
+    ((struct engine *)ud)->inbound++;
+    return 1;
+}
+
+static void free_rooms(struct engine *e)
+{
+    int i;
+
+    for (i = 0; i < e->c->nto; i++)
+        xu_muc_room_free(&e->rooms[i]);
+}
+
+/* ---- sending ---- */
+
+static xmpp_stanza_t *receipt_request(xmpp_ctx_t *ctx)
+{
+    xmpp_stanza_t *r = xmpp_stanza_new(ctx);
+
+    xmpp_stanza_set_name(r, "request");
+    xmpp_stanza_set_ns(r, NS_RECEIPTS);
+    return r;
+}
+
+static int send_text(struct engine *e, const char *body, struct xu_pos end)
+{
+    const struct xu_deliver_cfg *c = e->c;
+    struct xu_message m = {NULL, NULL, body, c->subject, c->thread, c->lang};
+    xmpp_stanza_t *st, *req;
+    int i;
+
+    for (i = 0; i < c->nto; i++) {
+        m.to = c->to[i];
+        m.type = c->is_room[i] ? "groupchat" : c->type;
+        st = xu_message_build(&e->s, &m);
+        if (!st)
+            return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+        if (c->receipt && !c->is_room[i]) {
+            req = receipt_request(e->s.ctx);
+            xmpp_stanza_add_child(st, req);
+            xmpp_stanza_release(req);
+            if (add_rwait(e, xmpp_stanza_get_id(st), i, end) < 0) {
+                xmpp_stanza_release(st);
+                return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+            }
+        }
+        xu_session_send(&e->s, st);
+        xmpp_stanza_release(st);
+        e->stanzas++;
+    }
+    return 0;
+}
+
+/* Our own JID may stay as 'from'; any other would be refused by the server. */
+static int own_jid(const struct engine *e, const char *from)
+{
+    const char *me = e->s.bound_jid;
+
+    if (!me)
+        return 0;
+    return strcmp(from, me) == 0 || (!strchr(from, '/') && xu_jid_bare_equal(from, me));
+}
+
+static int send_xml(struct engine *e, const char *xml)
+{
+    xmpp_stanza_t *st = xmpp_stanza_new_from_string(e->s.ctx, xml);
+    const char *from;
+
+    if (!st)
+        return xu_error_set(&e->s.err, XU_EX_SOFTWARE, "cannot re-read a stanza");
+    from = xmpp_stanza_get_from(st);
+    if (from && !own_jid(e, from))
+        xmpp_stanza_del_attribute(st, "from");
+    xu_session_send(&e->s, st);
+    xmpp_stanza_release(st);
+    e->stanzas++;
+    return 0;
+}
+
+static int batch_waiting(struct engine *e, double now)
+{
+    const struct xu_deliver_cfg *c = e->c;
+
+    return c->input == XU_INPUT_LINES && c->batch > 0 && !e->input_done &&
+           xu_outbox_unsent_bytes(&e->ob, c->max_size) < c->max_size &&
+           now < xu_outbox_unsent_since(&e->ob) + c->batch;
+}
+
+/* May one more message go out now, as far as the connection goes? */
+static int can_send(struct engine *e)
+{
+    return e->msgs_sent - e->msgs_acked < WINDOW &&
+           xmpp_conn_send_queue_len(e->s.conn) < SENDQ_MAX;
+}
+
+/* Send what the window, the rate and --batch allow; then ask for an
+ * acknowledgement of it. */
+static int pump(struct engine *e, double now)
+{
+    const struct xu_deliver_cfg *c = e->c;
+    size_t unsent, len, join;
+    struct xu_pos end;
+    double avail;
+    char *body;
+    int rc;
+
+    while ((unsent = xu_outbox_unsent_items(&e->ob)) > 0 && can_send(e) && !batch_waiting(e, now)) {
+        avail = xu_bucket_avail(&e->bucket, now);
+        if (avail < 1)
+            break;
+        /* Lines arriving faster than the rate allows are joined, so that a
+         * burst reaches the chat soon as a few messages, not an hour late
+         * as thousands. */
+        join = 1;
+        if (c->input == XU_INPUT_LINES && !c->one_per_line &&
+            (c->batch > 0 || (double)unsent > avail))
+            join = (size_t)-1;
+        if (c->input == XU_INPUT_XML)
+            body = xu_outbox_take(&e->ob, (size_t)-1, 1, &len, &end);
+        else
+            body = xu_outbox_take(&e->ob, c->max_size, join, &len, &end);
+        if (!body)
+            return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+        xu_bucket_take(&e->bucket, now);
+        rc = c->input == XU_INPUT_XML ? send_xml(e, body) : send_text(e, body, end);
+        free(body);
+        if (rc)
+            return rc;
+        e->msgs_sent++;
+        e->messages++;
+        if (++e->since_ping >= PING_EVERY)
+            send_ping(e, now);
+    }
+    if (e->since_ping > 0 || (e->npings == 0 && now - e->last_activity >= KEEPALIVE))
+        send_ping(e, now);
+    return 0;
+}
+
+/* How long the loop may sleep. */
+static double next_wait(struct engine *e, double now)
+{
+    double w = KEEPALIVE - (now - e->last_activity), t;
+
+    if (e->busy)
+        return 0;
+
+    if (xu_outbox_unsent_items(&e->ob) > 0 && can_send(e)) {
+        if (batch_waiting(e, now))
+            t = xu_outbox_unsent_since(&e->ob) + e->c->batch - now;
+        else
+            t = xu_bucket_wait(&e->bucket, now);
+        if (t < w)
+            w = t;
+    }
+    if (e->npings > 0) {
+        /* OpenSSL may hold the answer where poll() does not see it: look again soon */
+        if (w > 0.25)
+            w = 0.25;
+        t = e->pings[0].sent + e->c->opts->timeout - now;
+        if (t < w)
+            w = t;
+    }
+    if (e->final_deadline > 0 && e->final_deadline - now < w)
+        w = e->final_deadline - now;
+    return w < 0 ? 0 : w;
+}
+
+/* ---- connections ---- */
+
+static int retryable(int code)
+{
+    return code == XU_EX_TEMPFAIL || code == XU_EX_UNAVAILABLE || code == XU_EX_PROTOCOL;
+}
+
+/* Forget the connection; what it did not get acknowledged is sent again. */
+static void drop_session(struct engine *e)
+{
+    drop_pings(e, e->npings, 0);
+    free_rooms(e);
+    xu_session_free(&e->s);
+    e->state = DOWN;
+    xu_outbox_rewind(&e->ob);
+    prune_rwaits(e);
+    e->msgs_sent = e->msgs_acked = 0;
+    e->since_ping = 0;
+}
+
+static int give_up(struct engine *e, int code, const char *why, const char *note)
+{
+    struct xu_error *err = &e->s.err;
+    size_t left = xu_outbox_pending(&e->ob);
+    char msg[sizeof err->msg];
+
+    snprintf(msg, sizeof msg, "%s", why);
+    if (e->failures > 0 || note)
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " (%s%ld %s%s%s)",
+                 note ? "" : "gave up after ", e->failures + 1,
+                 e->failures ? "attempts" : "attempt", note ? "; " : "", note ? note : "");
+    if (streaming(e) && left > 0)
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "; %zu %s not delivered", left,
+                 unit(e, left));
+    return xu_error_replace(err, code, "%s", msg);
+}
+
+/* The connection failed or broke: 0 to try again later, else the final code. */
+static int connection_failed(struct engine *e, int code)
+{
+    char why[sizeof e->s.err.msg], of[32] = "";
+    double delay, now = xu_now();
+    int was_up = e->state == UP;
+
+    snprintf(why, sizeof why, "%s", e->s.err.msg[0] ? e->s.err.msg : xu_exit_name(code));
+    drop_session(e);
+    if (!retryable(code) || (e->c->retry >= 0 && e->failures >= e->c->retry))
+        return give_up(e, code, why, NULL);
+    e->failures++;
+    delay = e->failures >= 7 ? BACKOFF_CAP : (double)(1u << (e->failures - 1));
+    if (delay > BACKOFF_CAP)
+        delay = BACKOFF_CAP;
+    delay *= 0.75 + 0.5 * ((double)random() / RAND_MAX); /* jitter: no thundering herd */
+    if (e->final_deadline > 0 && now + delay >= e->final_deadline) {
+        e->failures--;
+        return give_up(e, code, why, "no time left for another within --timeout");
+    }
+    e->retry_at = now + delay;
+    snprintf(e->last_err, sizeof e->last_err, "%s", why);
+    if (e->c->retry >= 0)
+        snprintf(of, sizeof of, " of %ld", e->c->retry + 1);
+    xu_warn("%s; %s in %.1f s (attempt %ld%s)", why, was_up ? "reconnecting" : "trying again",
+            delay, e->failures + 1, of);
+    return 0;
+}
+
+static double attempt_deadline(const struct engine *e, double now)
+{
+    double d = now + e->c->opts->timeout;
+
+    if (e->final_deadline > 0 && e->final_deadline < d)
+        d = e->final_deadline;
+    return d;
+}
+
+static int start_connecting(struct engine *e)
+{
+    int rc = xu_session_start(&e->s, e->c->opts, attempt_deadline(e, xu_now()), &e->s.err);
+
+    if (rc)
+        return rc;
+    e->state = CONNECTING;
+    return 0;
+}
+
+/* The session is ready: watch for answers, join the rooms. */
+static int session_up(struct engine *e)
+{
+    const struct xu_deliver_cfg *c = e->c;
+    struct xu_muc_join j = {NULL, c->nick, c->room_password, 0, c->no_create, 1};
+    struct xu_error err = {0, ""};
+    int i, rc;
+
+    xu_bounces_watch(&e->s, &e->bounces);
+    xmpp_handler_add(e->s.conn, on_message, NULL, "message", NULL, e);
+    xmpp_handler_add(e->s.conn, on_presence, NULL, "presence", NULL, e);
+    xmpp_handler_add(e->s.conn, on_any, NULL, NULL, NULL, e);
+    for (i = 0; i < c->nto; i++) {
+        if (!c->is_room[i])
+            continue;
+        j.room = c->to[i];
+        rc = xu_muc_join(&e->s, &j, &e->rooms[i], &err);
+        if (rc) {
+            /* a broken connection is retried; a refusal by the room is final */
+            if (!e->s.disconnected && !e->s.timed_out)
+                e->removed_fatal = 1;
+            xu_error_replace(&e->s.err, rc, "%s", err.msg);
+            return rc;
+        }
+        xu_info("joined %s as '%s'", c->to[i], e->rooms[i].nick);
+    }
+    e->state = UP;
+    e->connections++;
+    e->last_activity = xu_now();
+    if (streaming(e))
+        xu_session_set_deadline(&e->s, e->final_deadline);
+    if (e->connections > 1)
+        xu_warn("connected again; %zu %s waiting to be acknowledged", xu_outbox_pending(&e->ob),
+                unit(e, xu_outbox_pending(&e->ob)));
+    if (e->ob.dropped > e->dropped_reported) {
+        xu_warn("%lu %s were dropped while the server was unreachable (--buffer %zu)",
+                e->ob.dropped - e->dropped_reported, unit(e, e->ob.dropped - e->dropped_reported),
+                c->buffer);
+        e->dropped_reported = e->ob.dropped;
+    }
+    e->drop_warning_shown = 0;
+    return 0;
+}
+
+/* ---- the end ---- */
+
+static int finished(const struct engine *e)
+{
+    return e->input_done && xu_outbox_empty(&e->ob) && (!e->c->receipt || e->rwlive == 0);
+}
+
+/* Nothing more will come and everything was acknowledged: leave, close and
+ * say how it went. */
+static int finish(struct engine *e, struct xu_error *err)
+{
+    const struct xu_deliver_cfg *c = e->c;
+    struct xu_text_fixes *f = &e->fixes;
+    int i, code = 0;
+
+    if (e->state == UP) {
+        for (i = 0; i < c->nto; i++)
+            if (e->rooms[i].occupant)
+                xu_muc_leave(&e->s, &e->rooms[i]);
+        xu_session_close(&e->s);
+    }
+    if (c->input == XU_INPUT_LINES && (f->ansi || f->control || f->badutf8))
+        xu_warn("removed %lu ANSI escape sequence(s), replaced %lu control character(s) and %lu "
+                "invalid UTF-8 sequence(s) with U+FFFD", f->ansi, f->control, f->badutf8);
+    if (c->input == XU_INPUT_LINES)
+        xu_info("%lu lines delivered in %lu message(s) (%lu stanza(s)) over %u connection(s)",
+                e->ob.delivered, e->messages, e->stanzas, e->connections);
+    else if (c->input == XU_INPUT_XML)
+        xu_info("%lu stanza(s) delivered over %u connection(s)", e->ob.delivered, e->connections);
+    if (e->bounces.count) {
+        if (c->input == XU_INPUT_BODY)
+            code = xu_error_set(err, XU_EX_UNAVAILABLE, "%u of %lu message(s) bounced; first: %s",
+                                e->bounces.count, e->stanzas, e->bounces.first);
+        else
+            code = xu_error_set(err, XU_EX_UNAVAILABLE, "%u of %lu stanza(s) bounced; first: %s",
+                                e->bounces.count, e->stanzas, e->bounces.first);
+    }
+    if (e->ob.dropped) {
+        if (code)
+            xu_warn("%s", err->msg);
+        code = xu_error_replace(err, XU_EX_TEMPFAIL,
+                                "%lu %s were dropped while the server was unreachable "
+                                "(buffer full: --buffer %zu)",
+                                e->ob.dropped, unit(e, e->ob.dropped), c->buffer);
+    }
+    if (e->xml_failed) {
+        if (code)
+            xu_warn("%s", err->msg);
+        code = xu_error_replace(err, XU_EX_DATAERR, "%s%s", e->xml_err.msg,
+                                e->ob.delivered ? "; the stanzas before it were delivered" : "");
+    }
+    if (!code && c->input == XU_INPUT_BODY)
+        xu_info("%lu message(s) accepted by the server%s", e->stanzas,
+                c->receipt ? " and confirmed by the recipients" : "");
+    return code;
+}
+
+/* The final wait ran out. */
+static int timed_out(struct engine *e, struct xu_error *err)
+{
+    size_t left = xu_outbox_pending(&e->ob), i, n;
+    char list[600] = "";
+    int k, count;
+
+    if (left > 0) {
+        if (!streaming(e) && e->s.err.code)
+            return xu_error_set(err, e->s.err.code, "%s", e->s.err.msg);
+        if (!streaming(e) && e->last_err[0])
+            return xu_error_set(err, XU_EX_TEMPFAIL, "%s (no time left to try again)",
+                                e->last_err);
+        return xu_error_set(err, XU_EX_TEMPFAIL,
+                            "timed out after %g s at the end of the input: %zu %s not "
+                            "acknowledged by the server%s%s",
+                            e->c->opts->timeout, left, unit(e, left),
+                            e->state == UP ? "" : "; last error: ",
+                            e->state == UP ? "" : e->last_err[0] ? e->last_err : "none");
+    }
+    for (k = 0; k < e->c->nto; k++) {
+        count = 0;
+        for (i = e->rwhead; i < e->nrw; i++)
+            count += e->rw[i].id && e->rw[i].rcpt == k;
+        if (count == 0)
+            continue;
+        n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s%s (%d message%s)", n ? ", " : "", e->c->to[k],
+                 count, count == 1 ? "" : "s");
+    }
+    return xu_error_set(err, XU_EX_TEMPFAIL,
+                        "no delivery receipt within %g s from %s; the server accepted the "
+                        "message(s), but no client of the recipient confirmed them",
+                        e->c->opts->timeout, list);
+}
+
+static void input_ended(struct engine *e)
+{
+    double now = xu_now();
+
+    if (e->final_deadline > 0)
+        return;
+    e->final_deadline = now + e->c->opts->timeout;
+    if (e->state == UP)
+        xu_session_set_deadline(&e->s, e->final_deadline);
+}
+
+/* ---- the loop ---- */
+
+/* A session step returned rc: the final timeout, or a connection failure. */
+static int step_failed(struct engine *e, int rc, struct xu_error *err)
+{
+    if (e->final_deadline > 0 && xu_now() >= e->final_deadline - 0.01)
+        return timed_out(e, err);
+    rc = connection_failed(e, rc);
+    if (rc)
+        xu_error_set(err, rc, "%s", e->s.err.msg);
+    return rc;
+}
+
+static int wait_down(struct engine *e, double until)
+{
+    struct pollfd p = {input_fd(e), POLLIN, 0};
+    double w = until - xu_now();
+    int n;
+
+    if (w < 0)
+        w = 0;
+    if (w > 1)
+        w = 1;
+    n = poll(&p, p.fd >= 0 ? 1 : 0, (int)(w * 1000) + 1);
+    if (n > 0)
+        return read_input(e);
+    return 0;
+}
+
+static int run(struct engine *e, struct xu_error *err)
+{
+    double now;
+    int rc, ready, fd;
+    unsigned long inbound;
+
+    for (;;) {
+        if (stop_signal && !e->stopping && streaming(e)) {
+            e->stopping = 1;
+            e->eof_read = 1;
+            xu_warn("interrupted: delivering what was read (interrupt again to quit at once)");
+        }
+        rc = drain_input(e);
+        if (rc)
+            return xu_error_set(err, rc, "%s", e->s.err.msg);
+        if (e->input_done)
+            input_ended(e);
+        if (finished(e))
+            return finish(e, err);
+        now = xu_now();
+        if (e->final_deadline > 0 && now >= e->final_deadline && e->state != UP)
+            return timed_out(e, err);
+
+        if (e->state == DOWN) {
+            if (now < e->retry_at) {
+                rc = wait_down(e, e->retry_at);
+                if (rc)
+                    return xu_error_set(err, rc, "%s", e->s.err.msg);
+                continue;
+            }
+            rc = start_connecting(e);
+            if (rc && (rc = step_failed(e, rc, err)) != 0)
+                return rc;
+            continue;
+        }
+
+        if (e->state == UP) {
+            rc = pump(e, now);
+            if (rc)
+                return xu_error_set(err, rc, "%s", e->s.err.msg);
+            if (e->npings > 0 && now - e->pings[0].sent > e->c->opts->timeout &&
+                e->final_deadline == 0) {
+                xu_error_set(&e->s.err, XU_EX_TEMPFAIL,
+                             "the server did not acknowledge within %g s", e->c->opts->timeout);
+                if ((rc = step_failed(e, XU_EX_TEMPFAIL, err)) != 0)
+                    return rc;
+                continue;
+            }
+        }
+        fd = input_fd(e);
+        inbound = e->inbound;
+        rc = xu_session_step(&e->s, e->state == UP ? next_wait(e, now) : 0.05, fd, &ready);
+        e->busy = e->inbound != inbound;
+        if (ready) {
+            int rrc = read_input(e);
+            if (rrc)
+                return xu_error_set(err, rrc, "%s", e->s.err.msg);
+        }
+        if (rc == 0 && e->bounces.count > e->bounces_warned && streaming(e)) {
+            if (e->bounces_warned == 0)
+                xu_warn("a message bounced: %s (further bounces are counted)", e->bounces.first);
+            e->bounces_warned = e->bounces.count;
+        }
+        if (rc == 0 && e->removed) {
+            e->removed = 0;
+            xu_error_set(&e->s.err, e->removed_fatal ? XU_EX_NOPERM : XU_EX_TEMPFAIL, "%s",
+                         e->removed_why);
+            if (e->removed_fatal) {
+                rc = xu_error_set(err, XU_EX_NOPERM, "%s", e->removed_why);
+                drop_session(e);
+                return rc;
+            }
+            rc = XU_EX_TEMPFAIL;
+        }
+        if (rc) {
+            if ((rc = step_failed(e, rc, err)) != 0)
+                return rc;
+            continue;
+        }
+        if (e->state == CONNECTING && e->s.ready) {
+            rc = session_up(e);
+            if (rc && e->removed_fatal) {
+                rc = xu_error_set(err, rc, "%s", e->s.err.msg);
+                drop_session(e);
+                return rc;
+            }
+            if (rc && (rc = step_failed(e, rc, err)) != 0)
+                return rc;
+        }
+    }
+}
+
+int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
+{
+    struct engine *e = calloc(1, sizeof *e);
+    struct sigaction sa, old_int, old_term;
+    size_t len;
+    char *body;
+    int rc = 0, handlers = 0;
+
+    if (!e)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    e->c = c;
+    e->s.sock = -1;
+    srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+    xu_outbox_init(&e->ob, c->buffer ? c->buffer : 10000, MAX_BUFFER_BYTES);
+    xu_bucket_init(&e->bucket, c->rate, c->rate, xu_now());
+    e->rooms = calloc((size_t)(c->nto > 0 ? c->nto : 1), sizeof *e->rooms);
+    if (!e->rooms)
+        rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+
+    if (rc == 0 && c->input == XU_INPUT_BODY) {
+        len = strlen(c->body);
+        body = strdup(c->body);
+        if (!body || xu_outbox_push(&e->ob, body, len, xu_now()) < 0)
+            rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+        e->eof_read = e->input_done = 1;
+        e->final_deadline = xu_now() + c->opts->timeout; /* the whole run */
+    } else if (rc == 0 && c->input == XU_INPUT_XML) {
+        e->xctx = xmpp_ctx_new(NULL, NULL);
+        e->reader = e->xctx ? xu_reader_new(c->fd, 0) : NULL;
+        if (!e->reader)
+            rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+        if (rc == 0 && c->strict && (rc = read_all_xml(e)) != 0)
+            xu_error_set(err, rc, "%s", e->s.err.msg);
+    }
+
+    if (rc == 0 && streaming(e)) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        handlers = 1;
+    }
+    if (rc == 0)
+        rc = run(e, err);
+    if (handlers) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+
+    drop_pings(e, e->npings, 0);
+    if (e->rooms)
+        free_rooms(e);
+    free(e->rooms);
+    xu_session_free(&e->s);
+    xu_outbox_free(&e->ob);
+    for (len = 0; len < e->nrw; len++)
+        free(e->rw[len].id);
+    free(e->rw);
+    free(e->in);
+    xu_reader_free(e->reader);
+    if (e->xctx)
+        xmpp_ctx_free(e->xctx);
+    free(e);
+    return rc;
+}
