@@ -813,7 +813,7 @@ static int session_up(struct engine *e)
     e->last_activity = xu_now();
     if (streaming(e))
         xu_session_set_deadline(&e->s, e->final_deadline);
-    if (e->connections > 1)
+    if (e->connections > 1 && xu_outbox_pending(&e->ob) > 0)
         xu_warn("connected again; %zu %s waiting to be acknowledged", xu_outbox_pending(&e->ob),
                 unit(e, xu_outbox_pending(&e->ob)));
     if (e->ob.dropped > e->dropped_reported) {
@@ -968,8 +968,15 @@ static int run(struct engine *e, struct xu_error *err)
     for (;;) {
         if (stop_signal && !e->stopping && streaming(e)) {
             e->stopping = 1;
-            e->eof_read = 1;
-            xu_warn("interrupted: delivering what was read (interrupt again to quit at once)");
+            xu_warn("interrupted: delivering what was written before (interrupt again to quit at once)");
+        }
+        if (e->stopping && !e->eof_read) {
+            /* what the writer wrote before the signal is still ours to deliver */
+            struct pollfd p = {input_fd(e), POLLIN, 0};
+            if (p.fd >= 0 && poll(&p, 1, 0) > 0 && (rc = read_input(e)) != 0)
+                return xu_error_set(err, rc, "%s", e->s.err.msg);
+            if (p.fd >= 0 && !(p.revents & (POLLIN | POLLHUP)))
+                e->eof_read = 1;
         }
         rc = drain_input(e);
         if (rc)
