@@ -38,7 +38,7 @@ static const struct xu_option send_options[] = {
     {"xml", 0, 0, O_XML, NULL, "read stanzas (message, presence, iq) from standard input and send them"},
     {"strict", 0, 0, O_STRICT, NULL, "with --xml: check all of the input before sending anything"},
     {"subject", 's', XU_OPT_ARG, O_SUBJECT, "TEXT", "message subject"},
-    {"type", 't', XU_OPT_ARG, O_TYPE, "TYPE", "chat (default), normal, headline, or groupchat (= --muc)"},
+    {"type", 't', XU_OPT_ARG, O_TYPE, "TYPE", "chat (default), normal or headline; groupchat (rooms only) is implied by --muc"},
     {"thread", 0, XU_OPT_ARG, O_THREAD, "ID", "put the messages in this conversation thread"},
     {"lang", 0, XU_OPT_ARG, O_LANG, "TAG", "language of the text (xml:lang), e.g. en"},
     {"receipt", 0, 0, O_RECEIPT, NULL, "ask for delivery receipts (XEP-0184) and wait for them"},
@@ -173,8 +173,6 @@ static int check_options(struct send_opts *so, struct xu_error *err)
     const struct xu_option *o;
     int i;
 
-    if (so->type && strcmp(so->type, "groupchat") == 0)
-        so->muc = 1;
     for (i = 0; so->xml && not_with_xml[i]; i++)
         if (given(so, not_with_xml[i]))
             for (o = send_options; o->name; o++)
@@ -182,8 +180,8 @@ static int check_options(struct send_opts *so, struct xu_error *err)
                     return xu_error_set(err, XU_EX_USAGE,
                                         "--%s does not go with --xml (the stanzas are sent as they are)",
                                         o->name);
-    if (so->xml)
-        so->lines = 0;
+    if (so->xml) /* from the config file: does not apply */
+        so->lines = so->receipt = 0;
     for (i = 0; !so->lines && need_lines[i]; i++)
         if (given(so, need_lines[i]))
             return xu_error_set(err, XU_EX_USAGE, "--%s needs --lines",
@@ -193,8 +191,15 @@ static int check_options(struct send_opts *so, struct xu_error *err)
     if (so->message && so->lines)
         return xu_error_set(err, XU_EX_USAGE,
                             "-m and --lines exclude each other: --lines reads standard input");
-    if (so->batch > 0 && so->one_per_line)
-        return xu_error_set(err, XU_EX_USAGE, "--batch joins lines, --one-per-line forbids it");
+    if (so->batch > 0 && so->one_per_line) { /* the command line wins over the config file */
+        if (given(so, O_BATCH) && !given(so, O_ONE_PER_LINE))
+            so->one_per_line = 0;
+        else if (given(so, O_ONE_PER_LINE) && !given(so, O_BATCH))
+            so->batch = 0;
+        else
+            return xu_error_set(err, given(so, O_BATCH) ? XU_EX_USAGE : XU_EX_CONFIG,
+                                "batch joins lines, one_per_line forbids it: not both");
+    }
     if (so->muc && so->type && strcmp(so->type, "groupchat") != 0 && given(so, O_TYPE))
         return xu_error_set(err, XU_EX_USAGE, "--muc posts to rooms (groupchat); --type %s does not go with it",
                             so->type);
@@ -249,7 +254,11 @@ static int check_recipients(const struct send_opts *so, const int *is_room, int 
         return xu_error_set(err, XU_EX_USAGE,
                             "with --xml the stanzas name their recipients; operands can only be "
                             "rooms to join first (--muc)");
-    if (so->receipt && rooms)
+    if (so->type && strcmp(so->type, "groupchat") == 0 && rooms < n)
+        return xu_error_set(err, XU_EX_USAGE,
+                            "-t groupchat is for rooms; give --muc (or xmpp:ROOM?join) if the "
+                            "recipients are rooms");
+    if (so->receipt && rooms && given(so, O_RECEIPT))
         return xu_error_set(err, XU_EX_USAGE,
                             "--receipt does not work in rooms (XEP-0184 receipts are for one-to-one "
                             "messages)");

@@ -14,10 +14,12 @@
 #include "msg.h"
 #include "muc.h"
 #include "outbox.h"
+#include "outgoing.h"
 #include "session.h"
 #include "stanza_in.h"
 #include "stanza_out.h"
 #include "text.h"
+#include "trace.h"
 
 #define PING_EVERY 64          /* messages between acknowledgement requests, at most */
 #define WINDOW 1024            /* messages sent and not yet acknowledged, at most */
@@ -28,6 +30,7 @@
 #define MAX_LINE (4u << 20)    /* input without a newline is cut into lines this long */
 #define READ_CHUNK 65536
 #define MAX_BUFFER_BYTES (64u << 20) /* bytes held in the outbox, besides --buffer */
+#define ACK_TIMEOUT 60.0       /* with --timeout 0: an unanswered ping means a dead connection */
 #define NS_RECEIPTS "urn:xmpp:receipts"
 
 enum state { DOWN, CONNECTING, UP };
@@ -48,6 +51,7 @@ struct rwait {           /* a message waiting for its delivery receipt */
 struct engine {
     const struct xu_deliver_cfg *c;
     struct xu_session s;
+    struct xu_trace *trace;      /* --trace, shared by the sessions */
     enum state state;
     struct xu_outbox ob;
     struct xu_bucket bucket;
@@ -59,6 +63,7 @@ struct engine {
     int input_done;              /* and everything read is in the outbox */
     struct xu_reader *reader;
     xmpp_ctx_t *xctx;            /* the reader's stanzas live here */
+    struct xu_session reading;   /* stands in for a session while stanzas are read */
     int xml_failed;
     struct xu_error xml_err;
     struct xu_text_fixes fixes;
@@ -87,7 +92,8 @@ struct engine {
     long failures;               /* consecutive */
     double retry_at;
     unsigned connections;
-    double final_deadline;       /* 0 until the input ended */
+    int ended;                   /* the input ended */
+    double final_deadline;       /* then everything must be done by this time (0: no limit) */
     char last_err[300];          /* why the last connection failed */
     int busy;                    /* stanzas arrived in the last turn: look again at once */
     int stopping;
@@ -107,6 +113,17 @@ static void on_stop(int sig)
 static int streaming(const struct engine *e)
 {
     return e->c->input != XU_INPUT_BODY;
+}
+
+/* --timeout 0 means no deadline once connected; connecting is always bounded */
+static double conn_timeout(const struct engine *e)
+{
+    return e->c->opts->timeout > 0 ? e->c->opts->timeout : XU_CONNECT_TIMEOUT;
+}
+
+static double ack_timeout(const struct engine *e)
+{
+    return e->c->opts->timeout > 0 ? e->c->opts->timeout : ACK_TIMEOUT;
 }
 
 static const char *unit(const struct engine *e, unsigned long n)
@@ -209,18 +226,13 @@ static int drain_lines(struct engine *e)
     return rc;
 }
 
-static int is_stanza_name(const char *name)
-{
-    return name && (strcmp(name, "message") == 0 || strcmp(name, "presence") == 0 ||
-                    strcmp(name, "iq") == 0);
-}
-
 /* Complete stanzas from the reader into the outbox (same waiting rule as
  * lines), each with an id and serialised. */
 static int drain_xml(struct engine *e)
 {
+    struct xu_error err = {0, ""};
     xmpp_stanza_t *st;
-    char *line, *id;
+    char *line;
 
     for (;;) {
         if (e->state == UP && xu_outbox_full(&e->ob, 0))
@@ -236,23 +248,22 @@ static int drain_xml(struct engine *e)
             return 0;
         }
         e->lines_read++;
-        if (!is_stanza_name(xmpp_stanza_get_name(st))) {
-            xu_error_set(&e->xml_err, XU_EX_DATAERR,
-                         "line %ld: <%s> is not a stanza (message, presence or iq); "
-                         "it and the rest of the input were not sent",
-                         xu_reader_line(e->reader), xmpp_stanza_get_name(st));
+        /* checked (and given an id) now, so that a bad one stops the input
+         * here; the connection-specific part is done when it is sent */
+        if (!xu_is_stanza(st))
+            xu_error_set(&err, XU_EX_DATAERR, "<%s> is not a stanza (message, presence or iq)",
+                         xmpp_stanza_get_name(st));
+        else
+            xu_outgoing_prepare(&e->reading, st, &err);
+        if (err.code) {
+            xu_error_set(&e->xml_err, err.code,
+                         "line %ld: %s; it and the rest of the input were not sent",
+                         xu_reader_line(e->reader), err.msg);
             xmpp_stanza_release(st);
             e->xml_failed = 1;
             e->eof_read = 1;
             e->input_done = 1;
             return 0;
-        }
-        if (!xmpp_stanza_get_id(st)) {
-            id = xmpp_uuid_gen(e->xctx);
-            if (id) {
-                xmpp_stanza_set_id(st, id);
-                xmpp_free(e->xctx, id);
-            }
         }
         line = xu_stanza_xml_line(st);
         xmpp_stanza_release(st);
@@ -583,19 +594,24 @@ static int send_text(struct engine *e, const char *body, struct xu_pos end)
     return 0;
 }
 
-/* Our own JID may stay as 'from'; any other would be refused by the server. */
+/* Our own JID may stay as 'from' (a component: any address at its domain);
+ * any other would be refused by the server. */
 static int own_jid(const struct engine *e, const char *from)
 {
     const char *me = e->s.bound_jid;
+    char domain[1024];
 
     if (!me)
         return 0;
+    if (e->s.is_component)
+        return xu_jid_domain(from, domain, sizeof domain) && strcasecmp(domain, me) == 0;
     return strcmp(from, me) == 0 || (!strchr(from, '/') && xu_jid_bare_equal(from, me));
 }
 
 static int send_xml(struct engine *e, const char *xml)
 {
     xmpp_stanza_t *st = xmpp_stanza_new_from_string(e->s.ctx, xml);
+    struct xu_error err = {0, ""};
     const char *from;
 
     if (!st)
@@ -603,6 +619,10 @@ static int send_xml(struct engine *e, const char *xml)
     from = xmpp_stanza_get_from(st);
     if (from && !own_jid(e, from))
         xmpp_stanza_del_attribute(st, "from");
+    if (xu_outgoing_prepare(&e->s, st, &err)) {
+        xmpp_stanza_release(st);
+        return xu_error_set(&e->s.err, err.code, "%s", err.msg);
+    }
     xu_session_send(&e->s, st);
     xmpp_stanza_release(st);
     e->stanzas++;
@@ -688,7 +708,7 @@ static double next_wait(struct engine *e, double now)
         /* OpenSSL may hold the answer where poll() does not see it: look again soon */
         if (w > 0.25)
             w = 0.25;
-        t = e->pings[0].sent + e->c->opts->timeout - now;
+        t = e->pings[0].sent + ack_timeout(e) - now;
         if (t < w)
             w = t;
     }
@@ -760,12 +780,14 @@ static int connection_failed(struct engine *e, int code)
         snprintf(of, sizeof of, " of %ld", e->c->retry + 1);
     xu_warn("%s; %s in %.1f s (attempt %ld%s)", why, was_up ? "reconnecting" : "trying again",
             delay, e->failures + 1, of);
+    xu_trace_info(e->trace, "%s; %s in %.1f s", why, was_up ? "reconnecting" : "trying again",
+                  delay);
     return 0;
 }
 
 static double attempt_deadline(const struct engine *e, double now)
 {
-    double d = now + e->c->opts->timeout;
+    double d = now + conn_timeout(e);
 
     if (e->final_deadline > 0 && e->final_deadline < d)
         d = e->final_deadline;
@@ -800,10 +822,16 @@ static int session_up(struct engine *e)
         j.room = c->to[i];
         rc = xu_muc_join(&e->s, &j, &e->rooms[i], &err);
         if (rc) {
-            /* a broken connection is retried; a refusal by the room is final */
-            if (!e->s.disconnected && !e->s.timed_out)
+            /* a broken connection is retried; a refusal, or no answer at
+             * all, from the room is final */
+            if (!e->s.disconnected) {
                 e->removed_fatal = 1;
-            xu_error_replace(&e->s.err, rc, "%s", err.msg);
+                if (e->s.timed_out)
+                    xu_error_replace(&err, XU_EX_UNAVAILABLE,
+                                     "no answer from %s to our join within %g s (is it a chat room?)",
+                                     c->to[i], conn_timeout(e));
+            }
+            xu_error_replace(&e->s.err, rc = err.code, "%s", err.msg);
             return rc;
         }
         xu_info("joined %s as '%s'", c->to[i], e->rooms[i].nick);
@@ -811,8 +839,7 @@ static int session_up(struct engine *e)
     e->state = UP;
     e->connections++;
     e->last_activity = xu_now();
-    if (streaming(e))
-        xu_session_set_deadline(&e->s, e->final_deadline);
+    xu_session_set_deadline(&e->s, e->final_deadline);
     if (e->connections > 1 && xu_outbox_pending(&e->ob) > 0)
         xu_warn("connected again; %zu %s waiting to be acknowledged", xu_outbox_pending(&e->ob),
                 unit(e, xu_outbox_pending(&e->ob)));
@@ -877,6 +904,9 @@ static int finish(struct engine *e, struct xu_error *err)
         code = xu_error_replace(err, XU_EX_DATAERR, "%s%s", e->xml_err.msg,
                                 e->ob.delivered ? "; the stanzas before it were delivered" : "");
     }
+    if (!code && e->stopping)
+        code = xu_error_set(err, 128 + (int)stop_signal, "stopped by signal %d after delivering "
+                            "everything read", (int)stop_signal);
     if (!code && c->input == XU_INPUT_BODY)
         xu_info("%lu message(s) accepted by the server%s", e->stanzas,
                 c->receipt ? " and confirmed by the recipients" : "");
@@ -923,9 +953,11 @@ static void input_ended(struct engine *e)
 {
     double now = xu_now();
 
-    if (e->final_deadline > 0)
+    if (e->ended)
         return;
-    e->final_deadline = now + e->c->opts->timeout;
+    e->ended = 1;
+    if (e->c->opts->timeout > 0)
+        e->final_deadline = now + e->c->opts->timeout;
     if (e->state == UP)
         xu_session_set_deadline(&e->s, e->final_deadline);
 }
@@ -1006,10 +1038,10 @@ static int run(struct engine *e, struct xu_error *err)
             rc = pump(e, now);
             if (rc)
                 return xu_error_set(err, rc, "%s", e->s.err.msg);
-            if (e->npings > 0 && now - e->pings[0].sent > e->c->opts->timeout &&
+            if (e->npings > 0 && now - e->pings[0].sent > ack_timeout(e) &&
                 e->final_deadline == 0) {
                 xu_error_set(&e->s.err, XU_EX_TEMPFAIL,
-                             "the server did not acknowledge within %g s", e->c->opts->timeout);
+                             "the server did not acknowledge within %g s", ack_timeout(e));
                 if ((rc = step_failed(e, XU_EX_TEMPFAIL, err)) != 0)
                     return rc;
                 continue;
@@ -1077,16 +1109,22 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
     if (!e->rooms)
         rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
 
+    /* one transcript across all the connections of this run */
+    if (rc == 0 && c->opts->trace && (rc = xu_trace_open(&e->trace, c->opts->trace, err)) == 0)
+        xu_session_share_trace(e->trace);
     if (rc == 0 && c->input == XU_INPUT_BODY) {
         len = strlen(c->body);
         body = strdup(c->body);
         if (!body || xu_outbox_push(&e->ob, body, len, xu_now()) < 0)
             rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
-        e->eof_read = e->input_done = 1;
-        e->final_deadline = xu_now() + c->opts->timeout; /* the whole run */
+        e->eof_read = e->input_done = e->ended = 1;
+        if (c->opts->timeout > 0)
+            e->final_deadline = xu_now() + c->opts->timeout; /* the whole run */
     } else if (rc == 0 && c->input == XU_INPUT_XML) {
         e->xctx = xmpp_ctx_new(NULL, NULL);
         e->reader = e->xctx ? xu_reader_new(c->fd, 0) : NULL;
+        e->reading.ctx = e->xctx;
+        e->reading.is_component = c->opts->component != NULL;
         if (!e->reader)
             rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
         if (rc == 0 && c->strict && (rc = read_all_xml(e)) != 0)
@@ -1118,6 +1156,10 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
     free(e->rw);
     free(e->in);
     xu_reader_free(e->reader);
+    if (e->trace) {
+        xu_session_share_trace(NULL);
+        xu_trace_close(e->trace);
+    }
     if (e->xctx)
         xmpp_ctx_free(e->xctx);
     free(e);

@@ -1,0 +1,47 @@
+# fish completion for xmpp-send(1)
+
+function __xmpp_send_accounts
+    set -l conf (set -q XDG_CONFIG_HOME; and echo $XDG_CONFIG_HOME; or echo $HOME/.config)/xmpputils/config
+    test -r $conf; and sed -n 's/^[[:space:]]*account[[:space:]]\{1,\}\([^[:space:]:]\{1,\}\).*/\1/p' $conf
+end
+
+complete -c xmpp-send -f
+complete -c xmpp-send -s m -l message -x -d 'The message body'
+complete -c xmpp-send -s l -l lines -d 'Send each line of stdin as a message, as it arrives'
+complete -c xmpp-send -l xml -d 'Read stanzas from stdin and send them'
+complete -c xmpp-send -l strict -d 'With --xml: check all of the input before sending'
+complete -c xmpp-send -s s -l subject -x -d 'Message subject'
+complete -c xmpp-send -s t -l type -x -a 'chat normal headline groupchat' -d 'Message type'
+complete -c xmpp-send -l thread -x -d 'Conversation thread id'
+complete -c xmpp-send -l lang -x -d 'Language of the text (xml:lang)'
+complete -c xmpp-send -l receipt -d 'Ask for delivery receipts and wait for them'
+complete -c xmpp-send -l muc -d 'The recipients are chat rooms'
+complete -c xmpp-send -l nick -x -d 'Nickname in rooms'
+complete -c xmpp-send -l room-password-file -r -F -d 'Room password file'
+complete -c xmpp-send -l no-create -d 'Fail instead of creating a room'
+complete -c xmpp-send -l rate -x -d 'At most N messages per second (or N/min, N/h)'
+complete -c xmpp-send -l batch -x -d 'With --lines: collect lines for this long'
+complete -c xmpp-send -l one-per-line -d 'With --lines: never join lines'
+complete -c xmpp-send -l max-size -x -d 'Split longer text into several messages'
+complete -c xmpp-send -l buffer -x -d 'Lines held while unacknowledged'
+complete -c xmpp-send -l retry -x -d 'Reconnect at most N times in a row'
+complete -c xmpp-send -s a -l account -x -a '(__xmpp_send_accounts)' -d 'Account from the config file'
+complete -c xmpp-send -s C -l config -r -F -d 'Config file'
+complete -c xmpp-send -s j -l jid -x -d 'Log in as this JID'
+complete -c xmpp-send -l host -x -a '(__fish_print_hostnames)' -d 'Connect to this host'
+complete -c xmpp-send -l port -x -d 'TCP port'
+complete -c xmpp-send -s r -l resource -x -d 'Resource to ask for'
+complete -c xmpp-send -l tls -x -a 'starttls direct off' -d 'TLS mode'
+complete -c xmpp-send -l tls-trust-file -r -F -d 'CA certificates to trust'
+complete -c xmpp-send -l tls-fingerprint -x -d 'Required SHA-256 fingerprint of the server certificate'
+complete -c xmpp-send -l tls-insecure -d 'Do NOT verify the server certificate'
+complete -c xmpp-send -l password-file -r -F -d 'Read the password from this file'
+complete -c xmpp-send -l passwordeval -x -a '(__fish_complete_command)' -d 'Command printing the password'
+complete -c xmpp-send -l timeout -x -d 'Deadline (0: none once connected)'
+complete -c xmpp-send -l trace -r -F -d 'Write the XMPP transcript to this file'
+complete -c xmpp-send -l component -x -d 'Connect as this XEP-0114 component'
+complete -c xmpp-send -l secret-file -r -F -d 'Component secret file'
+complete -c xmpp-send -s v -l verbose -d 'Say more on stderr'
+complete -c xmpp-send -s q -l quiet -d 'Print only errors'
+complete -c xmpp-send -s h -l help -d 'Show help'
+complete -c xmpp-send -s V -l version -d 'Show version'
