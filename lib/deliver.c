@@ -96,6 +96,7 @@ struct engine {
     double final_deadline;       /* then everything must be done by this time (0: no limit) */
     char last_err[300];          /* why the last connection failed */
     int busy;                    /* stanzas arrived in the last turn: look again at once */
+    int outage;                  /* a connection failed and none is up since */
     int stopping;
 };
 
@@ -136,6 +137,15 @@ static const char *unit(const struct engine *e, unsigned long n)
 }
 
 /* ---- input ---- */
+
+/* While the server is unreachable (after a failed or lost connection, until
+ * the next one is up), input keeps being read and a full buffer drops its
+ * oldest lines, so that a writer is never stalled by an outage; otherwise
+ * a full buffer stops the reading and the writer waits. */
+static int may_drop(const struct engine *e)
+{
+    return e->outage && e->state != UP;
+}
 
 static void warn_fixes(struct engine *e, unsigned long before)
 {
@@ -187,9 +197,8 @@ static int add_line(struct engine *e, const char *p, size_t n)
     return push(e, shrunk ? shrunk : clean, clen);
 }
 
-/* Complete lines from the input buffer into the outbox. While connected,
- * a full outbox leaves them in the buffer (and stdin unread): the writer
- * waits. While disconnected the oldest lines are dropped instead. */
+/* Complete lines from the input buffer into the outbox; when it is full,
+ * they stay in the buffer (and stdin unread), unless may_drop(). */
 static int drain_lines(struct engine *e)
 {
     size_t start = 0, rest, n, skip;
@@ -210,7 +219,7 @@ static int drain_lines(struct engine *e)
         } else {
             break;
         }
-        if (e->state == UP && xu_outbox_full(&e->ob, n))
+        if (!may_drop(e) && xu_outbox_full(&e->ob, n))
             break;
         rc = add_line(e, e->in + start, n);
         start += skip;
@@ -235,7 +244,7 @@ static int drain_xml(struct engine *e)
     char *line;
 
     for (;;) {
-        if (e->state == UP && xu_outbox_full(&e->ob, 0))
+        if (!may_drop(e) && xu_outbox_full(&e->ob, 0))
             return 0;
         if (e->c->strict && xu_outbox_full(&e->ob, 0))
             return xu_error_set(&e->s.err, XU_EX_DATAERR,
@@ -330,7 +339,7 @@ static int input_fd(const struct engine *e)
         return -1;
     if (e->c->input == XU_INPUT_LINES && e->inlen >= MAX_LINE)
         return -1;
-    if (e->state == UP && xu_outbox_full(&e->ob, 0))
+    if (!may_drop(e) && xu_outbox_full(&e->ob, 0))
         return -1;
     return e->c->fd;
 }
@@ -654,11 +663,13 @@ static int pump(struct engine *e, double now)
     struct xu_pos end;
     double avail;
     char *body;
-    int rc;
+    int rc, paced;
 
     while ((unsent = xu_outbox_unsent_items(&e->ob)) > 0 && can_send(e) && !batch_waiting(e, now)) {
+        /* --rate paces messages; raw presence and iq stanzas are not paced */
+        paced = c->input != XU_INPUT_XML || strncmp(xu_outbox_peek(&e->ob), "<message", 8) == 0;
         avail = xu_bucket_avail(&e->bucket, now);
-        if (avail < 1)
+        if (paced && avail < 1)
             break;
         /* Lines arriving faster than the rate allows are joined, so that a
          * burst reaches the chat soon as a few messages, not an hour late
@@ -673,7 +684,8 @@ static int pump(struct engine *e, double now)
             body = xu_outbox_take(&e->ob, c->max_size, join, &len, &end);
         if (!body)
             return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
-        xu_bucket_take(&e->bucket, now);
+        if (paced)
+            xu_bucket_take(&e->bucket, now);
         rc = c->input == XU_INPUT_XML ? send_xml(e, body) : send_text(e, body, end);
         free(body);
         if (rc)
@@ -763,6 +775,7 @@ static int connection_failed(struct engine *e, int code)
 
     snprintf(why, sizeof why, "%s", e->s.err.msg[0] ? e->s.err.msg : xu_exit_name(code));
     drop_session(e);
+    e->outage = 1;
     if (!retryable(code) || (e->c->retry >= 0 && e->failures >= e->c->retry))
         return give_up(e, code, why, NULL);
     e->failures++;
@@ -837,6 +850,7 @@ static int session_up(struct engine *e)
         xu_info("joined %s as '%s'", c->to[i], e->rooms[i].nick);
     }
     e->state = UP;
+    e->outage = 0;
     e->connections++;
     e->last_activity = xu_now();
     xu_session_set_deadline(&e->s, e->final_deadline);

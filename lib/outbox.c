@@ -151,6 +151,13 @@ double xu_outbox_unsent_since(const struct xu_outbox *ob)
     return it ? it->arrived : 0;
 }
 
+const char *xu_outbox_peek(const struct xu_outbox *ob)
+{
+    const struct xu_outbox_item *it = item_seq(ob, ob->sent.seq);
+
+    return it ? it->data + ob->sent.off : NULL;
+}
+
 /* Bytes of s[0..len) that fit in max, ending on a character boundary; at
  * least one character, so that a tiny max still makes progress. */
 static size_t cut_utf8(const char *s, size_t len, size_t max)

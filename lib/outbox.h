@@ -64,6 +64,9 @@ size_t xu_outbox_unsent_items(const struct xu_outbox *ob);
 size_t xu_outbox_unsent_bytes(const struct xu_outbox *ob, size_t limit);
 double xu_outbox_unsent_since(const struct xu_outbox *ob);
 
+/* The unsent rest of the item at the send cursor, or NULL. */
+const char *xu_outbox_peek(const struct xu_outbox *ob);
+
 /* The next message from the send cursor, which moves past it: the rest of
  * the current item if it fits in max_size bytes, followed by up to
  * max_join - 1 further whole items joined with '\n' while they fit; or, if

@@ -4,21 +4,25 @@
 load helpers/common
 load helpers/send-stream
 
-setup() {
-	xu_require_tool xmpp-send
-}
-
-teardown() {
-	xu_common_teardown
-}
-
 # first_line FILE ERE: number of the first line of FILE matching ERE (0: none).
 first_line() {
 	grep -nE -- "$2" "$1" | head -1 | cut -d: -f1 | grep . || echo 0
 }
 
+# assert_posted_after_join TRACE ROOM NICK: in the transcript, the room's
+# presence for us (status 110) came before our first groupchat message.
+# Prints the line of that message.
+assert_posted_after_join() {
+	local joined posted
+	joined=$(first_line "$1" "^S: <presence.*from=\"$2/$3\".*code=\"110\"")
+	posted=$(first_line "$1" '^C: <message.*type="groupchat"')
+	[ "$joined" -gt 0 ] && [ "$posted" -gt "$joined" ] ||
+		fail "sent before the join (110 at line $joined, message at $posted)"
+	echo "$posted"
+}
+
 @test "muc: a post arrives in the room, seen by another occupant, and only after our join completed" {
-	local room joined posted
+	local room posted
 	room=$(send_room)
 	start_receiver r bob --muc "$room" --count 1
 	xsend --muc -m "hello room" --trace "$BATS_TEST_TMPDIR/trace" "$room"
@@ -26,16 +30,14 @@ first_line() {
 	wait_receiver r
 	assert_recv r ".[0].body == \"hello room\" and .[0].type == \"groupchat\" and .[0].from == \"$room/alice\""
 	# our self-presence (status 110) came before the message went out, and we left after
-	joined=$(first_line "$BATS_TEST_TMPDIR/trace" "^S: <presence.*from=\"$room/alice\".*code=\"110\"")
-	posted=$(first_line "$BATS_TEST_TMPDIR/trace" '^C: <message.*type="groupchat"')
-	[ "$joined" -gt 0 ] && [ "$posted" -gt "$joined" ] || fail "sent before the join (110 at line $joined, message at $posted)"
+	posted=$(assert_posted_after_join "$BATS_TEST_TMPDIR/trace" "$room" alice)
 	[ "$(first_line "$BATS_TEST_TMPDIR/trace" "^C: <presence.*type=\"unavailable\"")" -gt "$posted" ] ||
 		fail "did not leave the room with unavailable presence"
 	grep -q '<history maxstanzas="0"/>' "$BATS_TEST_TMPDIR/trace" || fail "history not suppressed"
 }
 
 @test "muc: line mode posts each line to the room after joining, with --nick" {
-	local room tag joined posted
+	local room tag
 	room=$(send_room)
 	tag=$(send_tag)
 	start_receiver r bob --muc "$room" --count 3
@@ -44,9 +46,7 @@ first_line() {
 	assert_status 0
 	wait_receiver r
 	assert_recv r "[.[].body] == [\"$tag 1\", \"$tag 2\", \"$tag 3\"] and all(.[]; .from == \"$room/logbot\")"
-	joined=$(first_line "$BATS_TEST_TMPDIR/trace" "^S: <presence.*from=\"$room/logbot\".*code=\"110\"")
-	posted=$(first_line "$BATS_TEST_TMPDIR/trace" '^C: <message.*type="groupchat"')
-	[ "$joined" -gt 0 ] && [ "$posted" -gt "$joined" ] || fail "sent before the join"
+	assert_posted_after_join "$BATS_TEST_TMPDIR/trace" "$room" logbot >/dev/null
 }
 
 @test "muc: the xmpp:ROOM?join form needs no --muc; users and rooms mix" {

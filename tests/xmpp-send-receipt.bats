@@ -4,14 +4,6 @@
 load helpers/common
 load helpers/send-stream
 
-setup() {
-	xu_require_tool xmpp-send
-}
-
-teardown() {
-	xu_common_teardown
-}
-
 @test "receipt: a client that answers receipts: exit 0 once it confirmed" {
 	start_receiver r bob --receipts --count 1
 	xsend -v --receipt -m "please confirm" "bob@$XU_DOMAIN"

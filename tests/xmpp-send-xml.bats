@@ -4,14 +4,6 @@
 load helpers/common
 load helpers/send-stream
 
-setup() {
-	xu_require_tool xmpp-send
-}
-
-teardown() {
-	xu_common_teardown
-}
-
 @test "xml: stanzas are sent as given; a missing id is filled in, a foreign from dropped" {
 	start_receiver r bob --count 3
 	cat >"$BATS_TEST_TMPDIR/in" <<-EOF

@@ -1,7 +1,16 @@
 # shellcheck shell=bash
-# Helpers for the xmpp-send streaming tests (tests/xmpp-send-*.bats).
+# Helpers for the xmpp-send feature tests (tests/xmpp-send-*.bats), loaded
+# after helpers/common; they also provide those files' setup and teardown.
 # Lines carry a tag unique to the test, so that messages left over from other
 # tests (offline storage) never count.
+
+setup() {
+	xu_require_tool xmpp-send
+}
+
+teardown() {
+	xu_common_teardown
+}
 
 # A tag unique to this test.
 send_tag() {
@@ -33,6 +42,14 @@ wait_tagged() {
 	fail "not all lines arrived at $name"
 }
 
+# assert_lines_arrived NAME TAG FIRST LAST: every line "TAG N" for N in
+# FIRST..LAST arrived at receiver NAME (some perhaps twice), and no other.
+assert_lines_arrived() {
+	wait_tagged "$1" "$2" $(($4 - $3 + 1)) 30
+	diff <(tagged_numbers "$1" "$2" | sort -un) <(seq "$3" "$4") >/dev/null ||
+		fail "lines missing at $1 (expected $3..$4)"
+}
+
 # owner_room ROOM [mucroom.py options...]: create and configure ROOM as carol.
 owner_room() {
 	local room=$1
@@ -51,6 +68,15 @@ xsend_bg() {
 	"$XU_BIN/xmpp-send" "$@" <"$input" >"$BATS_TEST_TMPDIR/bg.out" 2>"$BATS_TEST_TMPDIR/bg.err" 3>&- &
 	SEND_PID=$!
 	_xu_track "$SEND_PID"
+}
+
+# wait_bg STATUS: wait for the xmpp-send started by xsend_bg; fail unless it
+# exited with STATUS. Its stderr is printed (bats shows it on failure).
+wait_bg() {
+	local rc=0
+	wait "$SEND_PID" || rc=$?
+	sed 's/^/# bg stderr: /' "$BATS_TEST_TMPDIR/bg.err"
+	[ "$rc" = "$1" ] || fail "xmpp-send exited $rc, expected $1"
 }
 
 # wait_file_match FILE ERE [SECONDS]: poll until FILE has a line matching ERE.
