@@ -304,8 +304,6 @@ each_format_once() {
 }
 
 @test "round trip: --format xml | xmpp-send --xml delivers the same body to a third account" {
-	# xmpp-send --xml comes with issue 3; this test runs once it is there.
-	"$XU_BIN/xmpp-send" --help | grep -q -- '--xml' || skip "xmpp-send has no --xml yet"
 	local body
 	body=$(printf 'relay %s\nwith "quotes" & <angle> brackets\n🎉 done' "$TOKEN")
 	start_listen relay -a bob --from "alice@$XU_DOMAIN" --xpath "contains(//body, '$TOKEN')" -n 1
