@@ -606,24 +606,6 @@ static int listen_loop(struct run *r, struct xu_error *err)
     return 0;
 }
 
-/* With --reconnect the password is asked for once, not at every reconnect
- * (a prompt or a password command in the middle of the night). */
-static int keep_password(struct xu_opts *o, struct xu_error *err)
-{
-    char *pw = NULL;
-    int rc;
-
-    if (o->component || !o->jid || !strchr(o->jid, '@') || o->pw_source == XU_PW_CONFIG)
-        return 0;
-    rc = xu_password_get(o, o->jid, &pw, err);
-    if (rc)
-        return rc;
-    xu_secret_free(o->pw_value);
-    o->pw_value = pw;
-    o->pw_source = XU_PW_CONFIG;
-    return 0;
-}
-
 static int check_usage(struct xu_opts *o, struct listen_opts *lo, int extra_args, char *first,
                        struct xu_error *err)
 {
@@ -670,7 +652,7 @@ int main(int argc, char **argv)
     if (rc == 0 && lo.room_password_file)
         rc = xu_secret_read_file(lo.room_password_file, "room password", &r.room_password, &err);
     if (rc == 0 && lo.reconnect)
-        rc = keep_password(&o, &err);
+        rc = xu_password_keep(&o, &err);
     if (rc == 0)
         rc = setup_signals(&err);
     if (rc == 0) {

@@ -368,7 +368,10 @@ int main(int argc, char **argv)
         cfg.buffer = so.buffer;
         cfg.retry = so.retry;
         cfg.strict = so.strict;
-        rc = xu_deliver(&cfg, &err);
+        /* a reconnect must not prompt or run passwordeval again */
+        rc = xu_password_keep(&o, &err);
+        if (rc == 0)
+            rc = xu_deliver(&cfg, &err);
     }
     for (i = 0; rcpt && i < nto; i++)
         free(rcpt[i]);

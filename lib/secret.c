@@ -198,3 +198,19 @@ int xu_password_get(const struct xu_opts *o, const char *jid, char **out,
     }
     return prompt_tty(jid, out, err);
 }
+
+int xu_password_keep(struct xu_opts *o, struct xu_error *err)
+{
+    char *pw = NULL;
+    int rc;
+
+    if (o->component || !o->jid || !strchr(o->jid, '@') || o->pw_source == XU_PW_CONFIG)
+        return 0;
+    rc = xu_password_get(o, o->jid, &pw, err);
+    if (rc)
+        return rc;
+    xu_secret_free(o->pw_value);
+    o->pw_value = pw;
+    o->pw_source = XU_PW_CONFIG;
+    return 0;
+}

@@ -17,6 +17,12 @@ void xu_secret_free(char *s);
 int xu_password_get(const struct xu_opts *o, const char *jid, char **out,
                     struct xu_error *err);
 
+/* Fetch the password now and keep it in o (as if configured), so that a
+ * tool that reconnects asks once, not at every reconnect (a prompt or a
+ * password command in the middle of the night). No-op for components,
+ * anonymous JIDs and passwords already in memory. */
+int xu_password_keep(struct xu_opts *o, struct xu_error *err);
+
 /* First line of a file (password files, component secret files). */
 int xu_secret_read_file(const char *path, const char *what, char **out,
                         struct xu_error *err);
