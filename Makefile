@@ -3,6 +3,9 @@
 # make check      install missing Debian packages (as root), build, run the bats suite against a throwaway Prosody
 # make check SANITIZE=1   the same with AddressSanitizer + UBSan
 # make demo       show xmpp-send delivering a message on a throwaway server
+# make fuzz       build the libFuzzer harnesses (clang) into build-fuzz/bin
+# make fuzz-run   run each harness for FUZZ_SECONDS (default 60) on its corpus
+# make fuzz-regress  replay the seed corpus and regression inputs (any compiler)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -90,8 +93,46 @@ uninstall:
 	done
 	rm -f $(DESTDIR)$(MANDIR)/man5/xmpputils.5
 
+# ---- fuzzing (tests/fuzz/README.md) ----
+# The library is built a third time with clang's fuzzer instrumentation and
+# ASan+UBSan; each tests/fuzz/fuzz_NAME.c becomes build-fuzz/bin/fuzz_NAME.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -Wno-unknown-warning-option -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_HDR   := $(wildcard tests/fuzz/*.h)
+FUZZ_LIB_OBJ := $(LIB_SRC:lib/%.c=build-fuzz/lib/%.o)
+FUZZ_SECONDS ?= 60
+
+fuzz: $(FUZZ_NAMES:%=build-fuzz/bin/%)
+
+build-fuzz/lib/%.o: lib/%.c $(LIB_HDR) | deps-check
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(XLIBS)
+
+fuzz-run: fuzz
+	sh tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# The same harnesses as plain programs (tests/fuzz/standalone.c replays
+# files) in the current build ($(BUILD): with SANITIZE=1 under ASan+UBSan).
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c $(FUZZ_HDR) $(BUILD)/libxmpputils.a
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -Wno-missing-prototypes -Itests/fuzz $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ \
+		$< tests/fuzz/standalone.c $(BUILD)/libxmpputils.a $(XLIBS)
+
+fuzz-drivers: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+fuzz-regress: fuzz-drivers
+	@for h in $(FUZZ_NAMES); do \
+	  $(BUILD)/fuzz/$$h tests/fuzz/corpus/$$h $$(ls -d tests/fuzz/regressions/$$h 2>/dev/null) || exit 1; \
+	done
+
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps deps-check check demo install uninstall clean
+.PHONY: all deps deps-check check demo install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
 .SECONDARY:
