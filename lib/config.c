@@ -180,9 +180,11 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
             memset(cur, 0, sizeof *cur);
         }
         if (unquote(value) < 0) {
+            /* the message names the key, which lives in buf: free it after */
+            int rc = xu_error_set(err, XU_EX_CONFIG, "%s:%d: unterminated quote in value of '%s'",
+                                  f->path, lineno, key);
             free_line(buf, cap);
-            return xu_error_set(err, XU_EX_CONFIG, "%s:%d: unterminated quote in value of '%s'",
-                                f->path, lineno, key);
+            return rc;
         }
         if (strcmp(key, "password") == 0)
             f->has_password = 1;
