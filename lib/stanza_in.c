@@ -21,7 +21,29 @@ struct xu_reader {
     int eof;
     int failed;
     long last_line;
+    /* A namespace error (an undeclared prefix) does not stop libxml2, so
+     * the stanza holding it would still be popped: stop before it. */
+    int ns_failed;
+    xmlNodePtr keep_last; /* the last node that may still be popped, or NULL */
 };
+
+/* Called by libxml2 at each error, before the element in error is added to
+ * the tree: remember the last complete stanza before it. */
+static void on_xml_error(void *ud, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr ctxt = ud;
+    struct xu_reader *r = ctxt->_private;
+    xmlNodePtr root;
+
+    if (!r || r->ns_failed || !e || e->domain != XML_FROM_NAMESPACE)
+        return;
+    r->ns_failed = 1;
+    root = ctxt->myDoc ? xmlDocGetRootElement(ctxt->myDoc) : NULL;
+    r->keep_last = root ? root->last : NULL;
+    /* inside a stanza: that stanza is the one in error */
+    if (r->keep_last && ctxt->nodeNr > 1)
+        r->keep_last = r->keep_last->prev;
+}
 
 struct xu_reader *xu_reader_new(int fd, size_t max_stanza)
 {
@@ -38,6 +60,8 @@ struct xu_reader *xu_reader_new(int fd, size_t max_stanza)
         return NULL;
     }
     xmlCtxtUseOptions(r->parser, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    r->parser->_private = r;
+    r->parser->sax->serror = on_xml_error;
     return r;
 }
 
@@ -80,7 +104,7 @@ int xu_reader_feed_bytes(struct xu_reader *r, const char *buf, size_t len, int f
 {
     if (r->failed)
         return xu_error_set(err, XU_EX_DATAERR, "input already failed to parse");
-    if (len && xmlParseChunk(r->parser, buf, (int)len, 0) != 0)
+    if (len && (xmlParseChunk(r->parser, buf, (int)len, 0) != 0 || r->ns_failed))
         return parse_error(r, err);
     r->since_complete += len;
     if (final) {
@@ -92,7 +116,8 @@ int xu_reader_feed_bytes(struct xu_reader *r, const char *buf, size_t len, int f
                                 (const char *)r->parser->nodeTab[1]->name,
                                 (long)xmlGetLineNo(r->parser->nodeTab[1]));
         }
-        if (xmlParseChunk(r->parser, wrapper_close, sizeof wrapper_close - 1, 1) != 0)
+        if (xmlParseChunk(r->parser, wrapper_close, sizeof wrapper_close - 1, 1) != 0 ||
+            r->ns_failed)
             return parse_error(r, err);
     }
     return 0;
@@ -143,9 +168,16 @@ static xmpp_stanza_t *convert(xmpp_ctx_t *ctx, xmlNodePtr node, const xmlChar *p
         xmpp_stanza_set_ns(st, (const char *)ns);
     for (a = node->properties; a; a = a->next) {
         v = xmlNodeGetContent((xmlNodePtr)a);
-        if (a->ns && a->ns->prefix)
+        if (a->ns && a->ns->prefix) {
             snprintf(name, sizeof name, "%s:%s", a->ns->prefix, a->name);
-        else
+            /* declare the prefix here, or the stanza is not well formed
+             * once it is cut from its context (xml: is predeclared) */
+            if (xmlStrcmp(a->ns->prefix, BAD_CAST "xml") != 0) {
+                char decl[512];
+                snprintf(decl, sizeof decl, "xmlns:%s", a->ns->prefix);
+                xmpp_stanza_set_attribute(st, decl, (const char *)a->ns->href);
+            }
+        } else
             snprintf(name, sizeof name, "%s", a->name);
         xmpp_stanza_set_attribute(st, name, v ? (const char *)v : "");
         xmlFree(v);
@@ -174,6 +206,10 @@ xmpp_stanza_t *xu_reader_pop(struct xu_reader *r, xmpp_ctx_t *ctx)
     if (!root)
         return NULL;
     for (c = root->children; c; c = root->children) {
+        if (r->ns_failed && !r->keep_last)
+            return NULL; /* nothing before the namespace error is left */
+        if (r->ns_failed && c == r->keep_last)
+            r->keep_last = NULL; /* pop this one, then stop */
         /* the last child is still open while the parser is inside it */
         if (c == root->last && r->parser->nodeNr > 1 && !r->eof)
             return NULL;
