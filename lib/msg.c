@@ -60,6 +60,12 @@ void xu_sanitize_terminal(char *dst, size_t dstlen, const char *src)
         return;
     for (; src && *src && i + 1 < dstlen; src++) {
         unsigned char c = (unsigned char)*src;
+        /* C1 controls in UTF-8 (U+0080..U+009F, e.g. U+009B = CSI) too */
+        if (c == 0xc2 && (unsigned char)src[1] >= 0x80 && (unsigned char)src[1] <= 0x9f) {
+            dst[i++] = '?';
+            src++;
+            continue;
+        }
         dst[i++] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
     }
     dst[i] = '\0';

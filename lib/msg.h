@@ -19,7 +19,8 @@ void xu_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int xu_report(const struct xu_error *err);
 
 /* Copy text that came from the network into dst so it cannot drive a
- * terminal: control characters become '?', the rest is kept as is. */
+ * terminal: control characters (C0, DEL and C1) become '?', the rest is
+ * kept as is. */
 void xu_sanitize_terminal(char *dst, size_t dstlen, const char *src);
 
 #endif
