@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(red);
     free(s);
 
-    if (memmem(data, size, SECRET, sizeof SECRET - 1))
-        return 0; /* the secret in the fuzz text itself proves nothing */
+    fuzz_tree_forbid = SECRET; /* only where the tree builder puts it */
     st = fuzz_tree(ctx, &in, 5, &budget, SECRET);
     if (xmpp_stanza_to_text(st, &text, &len) == XMPP_EOK) {
         red = xu_trace_redact(text);

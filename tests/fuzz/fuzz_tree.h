@@ -27,6 +27,9 @@ static const char *const fuzz_attrs[] = {"to", "from", "id", "type", "mechanism"
 /* 0: element names never carry a prefix (as libstrophe's parser hands them
  * over); 1: names such as "stream:features" occur (as libstrophe logs them). */
 static int fuzz_tree_prefixes = 1;
+/* A string that fuzz text must never contain (the redaction harness's
+ * secret: it may only appear where the harness puts it). */
+static const char *fuzz_tree_forbid;
 
 /* Text: valid XML characters only (what any parser hands over). */
 static char *fuzz_text(struct fuzz_in *in, size_t max)
@@ -38,6 +41,9 @@ static char *fuzz_text(struct fuzz_in *in, size_t max)
     free(raw);
     if (!clean)
         abort();
+    if (fuzz_tree_forbid)
+        for (char *q; (q = strstr(clean, fuzz_tree_forbid)) != NULL;)
+            *q = '#';
     return clean;
 }
 
@@ -91,6 +97,7 @@ static xmpp_stanza_t *fuzz_tree(xmpp_ctx_t *ctx, struct fuzz_in *in, int depth, 
     xmpp_stanza_t *st = xmpp_stanza_new(ctx), *child;
     char *name, *v, *a;
     unsigned op, i, nattr, nkids;
+    int last_text = 0;
 
     if (!st)
         abort();
@@ -115,7 +122,11 @@ static xmpp_stanza_t *fuzz_tree(xmpp_ctx_t *ctx, struct fuzz_in *in, int depth, 
         op = fuzz_byte(in);
         if ((op & 3) == 0 && depth > 1) {
             child = fuzz_tree(ctx, in, depth - 1, budget, secret);
+            last_text = 0;
+        } else if (last_text) {
+            continue; /* a parser never makes two text nodes in a row */
         } else {
+            last_text = 1;
             child = xmpp_stanza_new(ctx);
             if (!child)
                 abort();
