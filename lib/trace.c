@@ -52,6 +52,11 @@ void xu_trace_close(struct xu_trace *t)
 static const char *const secret_elements[] = {"auth", "response", "challenge", "success",
                                               "handshake", "password", "digest", NULL};
 
+static int name_end(char c)
+{
+    return c == '>' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/';
+}
+
 static size_t secret_at(const char *p)
 {
     size_t i, n;
@@ -65,20 +70,41 @@ static size_t secret_at(const char *p)
         if (colon && *colon == ':')
             name = colon + 1;
         n = strlen(secret_elements[i]);
-        if (strncmp(name, secret_elements[i], n) == 0 &&
-            (name[n] == '>' || name[n] == ' ' || name[n] == '\t' || name[n] == '/' ||
-             name[n] == '\n'))
+        if (strncmp(name, secret_elements[i], n) == 0 && name[n] && name_end(name[n]))
             return 1;
     }
     return 0;
 }
 
+/* The end tag matching the element named name[0..n) whose content starts
+ * at p (elements of the same name nested inside counted), or NULL. */
+static const char *matching_end(const char *p, const char *name, size_t n)
+{
+    int depth = 1;
+    const char *gt;
+
+    while ((p = strchr(p, '<')) != NULL) {
+        if (p[1] == '/' && strncmp(p + 2, name, n) == 0 && name_end(p[2 + n])) {
+            if (--depth == 0)
+                return p;
+        } else if (strncmp(p + 1, name, n) == 0 && name_end(p[1 + n])) {
+            gt = strchr(p, '>');
+            if (!gt)
+                return NULL;
+            if (gt[-1] != '/')
+                depth++;
+        }
+        p++;
+    }
+    return NULL;
+}
+
 char *xu_trace_redact(const char *data)
 {
     static const char mark[] = "[redacted]";
-    size_t len = strlen(data);
+    size_t len = strlen(data), n;
     char *out = malloc(len + sizeof mark * (len / 8 + 1) + 1), *o = out;
-    const char *p = data, *gt, *lt;
+    const char *p = data, *gt, *end;
 
     if (!out)
         return NULL;
@@ -92,17 +118,23 @@ char *xu_trace_redact(const char *data)
             }
             memcpy(o, p, (size_t)(gt - p + 1));
             o += gt - p + 1;
-            p = gt + 1;
-            if (gt > data && gt[-1] == '/')
+            if (gt[-1] == '/') {
+                p = gt + 1;
                 continue; /* empty element */
-            lt = strchr(p, '<');
-            if (!lt)
-                lt = p + strlen(p);
-            if (lt > p) {
+            }
+            /* everything up to the matching end tag, child elements
+             * included; without one, everything that follows */
+            n = strcspn(p + 1, " \t\r\n/>");
+            end = matching_end(gt + 1, p + 1, n);
+            if (!end)
+                end = gt + 1 + strlen(gt + 1);
+            if (end > gt + 1) {
                 memcpy(o, mark, sizeof mark - 1);
                 o += sizeof mark - 1;
             }
-            p = lt;
+            p = end;
+            if (*p)
+                *o++ = *p++; /* the '<' of the end tag: not a secret start */
             continue;
         }
         *o++ = *p++;
