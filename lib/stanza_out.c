@@ -12,11 +12,12 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     static const char lang[] = " lang=\"", xml_lang[] = " xml:lang=\"";
     char *raw = NULL, *out, *o, *p;
     size_t len = 0, extra = 0, name_end;
+    int in_tag = 0;
 
     if (xmpp_stanza_to_text(stanza, &raw, &len) != XMPP_EOK)
         return NULL;
     for (p = raw; *p; p++)
-        if (*p == '\n' || *p == '\r')
+        if (*p == '\n' || *p == '\r' || *p == '\t')
             extra += 4;
         else if (*p == ' ' && strncmp(p, lang, sizeof lang - 1) == 0)
             extra += sizeof xml_lang - sizeof lang;
@@ -27,7 +28,7 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     /* (libstrophe's parser gives received stanzas the stream's namespace,
      * and its serialiser then leaves jabber:client out) */
     if ((!ns || strcmp(ns, XMPP_NS_CLIENT) == 0) && raw[0] == '<' && p &&
-        !memmem(raw, (size_t)(p - raw), "xmlns=", 6)) {
+        !memmem(raw, (size_t)(p - raw), " xmlns=\"", 8)) { /* '"' in values is &quot; */
         name_end = 1 + strcspn(raw + 1, " \t/>");
         extra += sizeof add_ns - 1;
     }
@@ -38,7 +39,14 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     }
     o = out;
     for (p = raw; *p; p++) {
-        if (*p == '\n') {
+        /* libstrophe escapes < and > in values and text: they delimit tags */
+        if (*p == '<' || *p == '>')
+            in_tag = *p == '<';
+        if (*p == '\t' && in_tag) {
+            /* a raw tab in an attribute value would be read back as a space */
+            memcpy(o, "&#9;", 4);
+            o += 4;
+        } else if (*p == '\n') {
             memcpy(o, "&#10;", 5);
             o += 5;
         } else if (*p == '\r') {

@@ -8,7 +8,8 @@
 #include "error.h"
 
 /* The stanza as one line of XML with its namespace (jabber:client when it
- * has none), newlines and carriage returns written as &#10; / &#13; so that
+ * has none), newlines and carriage returns written as &#10; / &#13; (and
+ * tabs in attribute values as &#9;) so that
  * one line is one stanza and the line can be fed back to xmpp-send --xml.
  * Caller frees. */
 char *xu_stanza_xml_line(xmpp_stanza_t *stanza);
