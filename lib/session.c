@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -91,6 +92,25 @@ static void *mem_realloc(void *p, size_t size, void *ud)
 }
 
 static xmpp_mem_t wiping_mem = {mem_alloc, mem_free, mem_realloc, NULL};
+
+/* ---- a libstrophe 0.12.2 bug ---- */
+
+/* After SASL, libstrophe copies the <bind/> feature without checking that
+ * the server offered one: stream features without <bind/> made it
+ * dereference NULL in xmpp_stanza_copy (a crash, not an error). Its call
+ * goes through the PLT, so this definition takes its place: NULL gives
+ * NULL, which libstrophe treats as an allocation failure and disconnects;
+ * on_recv has noted the missing <bind/> for the message. */
+xmpp_stanza_t *xmpp_stanza_copy(const xmpp_stanza_t *stanza)
+{
+    static xmpp_stanza_t *(*real)(const xmpp_stanza_t *);
+
+    if (!stanza)
+        return NULL;
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "xmpp_stanza_copy");
+    return real ? real(stanza) : NULL;
+}
 
 /* ---- deadline alarm ---- */
 
@@ -255,6 +275,10 @@ static void on_recv(struct xu_session *s, const char *data)
                (strncmp(data, "<features", 9) == 0 && strstr(data, "etherx.jabber.org/streams"))) {
         free(s->features);
         s->features = strdup(data);
+        if (s->phase == XU_PHASE_BIND && !s->is_component &&
+            !strstr(data, "urn:ietf:params:xml:ns:xmpp-bind"))
+            snprintf(s->bind_condition, sizeof s->bind_condition,
+                     "the server offers no <bind/> after authentication");
     } else if (strncmp(data, "<proceed", 8) == 0) {
         s->phase = XU_PHASE_TLS;
     } else if (strncmp(data, "<failure", 8) == 0 && strstr(data, "xmpp-sasl")) {
