@@ -317,6 +317,13 @@ static void on_event(struct xu_session *s, xmpp_log_level_t level, const char *a
         s->tls_missing = 1;
     else if (strcmp(area, "tls") == 0 && strncmp(msg, "Certificate verification", 24) == 0)
         check_pin(s);
+    else if (strncmp(msg, "parse error", 11) == 0 && !s->parse_error) {
+        /* libstrophe answers malformed XML with a stream error but keeps
+         * the connection (and its broken parser) until the deadline: end it */
+        s->parse_error = 1;
+        if (s->sock >= 0)
+            shutdown(s->sock, SHUT_RDWR);
+    }
     else if (strncmp(msg, "Handshake failed", 16) == 0 ||
              strncmp(msg, "Component authentication failed", 31) == 0)
         snprintf(s->sasl_condition, sizeof s->sasl_condition, "handshake");
@@ -471,6 +478,11 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
                      "server certificate rejected: %s; no credentials were sent "
                      "(trust its CA with --tls-trust-file, or pin it with --tls-fingerprint)",
                      s->cert_error);
+        return;
+    }
+    if (s->parse_error) {
+        xu_error_set(e, XU_EX_PROTOCOL, "%s sent malformed XML during %s; connection closed",
+                     s->connect_target, xu_phase_name(s->phase));
         return;
     }
     if (se) {

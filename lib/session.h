@@ -59,6 +59,7 @@ struct xu_session {
     double phase_at[XU_PHASE_CLOSED + 1];
     char sasl_mechanism[32];
     int trace_shared;     /* s->trace belongs to the caller (xu_session_share_trace) */
+    int parse_error;      /* the server sent malformed XML */
 };
 
 /* The deadline for connecting when --timeout is 0 (no deadline once
