@@ -963,6 +963,11 @@ int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *ex
         return s->err.code;
     }
     wait = max_wait;
+    /* While negotiating, a failure inside one of libstrophe's handlers
+     * (e.g. the TLS handshake) closes the socket only when the next loop
+     * writes; that loop then sleeps its whole wait: keep it short. */
+    if (!s->ready && wait > 0.05)
+        wait = 0.05;
     if (s->deadline > 0 && s->deadline - now < wait)
         wait = s->deadline - now;
     if (wait < 0)
@@ -970,6 +975,13 @@ int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *ex
 
     if (extra_fd < 0 || s->sock < 0 || !s->ready) {
         quickack(s);
+        /* libstrophe writes what is queued before it waits; when that
+         * write finds the connection gone, it then sleeps the whole wait
+         * with no socket left. Its own queue (e.g. a stream error) is not
+         * visible to us: always write first, without waiting. */
+        xmpp_run_once(s->ctx, 0);
+        if (s->disconnected)
+            return ended(s);
         xmpp_run_once(s->ctx, (unsigned long)(wait * 1000) + (wait > 0 ? 1 : 0));
         if (extra_fd >= 0 && extra_ready) {
             pfd[0].fd = extra_fd;
