@@ -163,9 +163,15 @@ static xmpp_stanza_t *convert(xmpp_ctx_t *ctx, xmlNodePtr node, const xmlChar *p
         xmpp_stanza_set_text(st, (const char *)node->content);
         return st;
     }
-    xmpp_stanza_set_name(st, (const char *)node->name);
-    if (ns && (!parent_ns || xmlStrcmp(ns, parent_ns) != 0))
-        xmpp_stanza_set_ns(st, (const char *)ns);
+    if (ns && node->ns->prefix && xmlStrcmp(node->ns->prefix, BAD_CAST "xml") == 0) {
+        /* xml: is predeclared and its namespace cannot be a default one */
+        snprintf(name, sizeof name, "xml:%s", node->name);
+        xmpp_stanza_set_name(st, name);
+    } else {
+        xmpp_stanza_set_name(st, (const char *)node->name);
+        if (ns && (!parent_ns || xmlStrcmp(ns, parent_ns) != 0))
+            xmpp_stanza_set_ns(st, (const char *)ns);
+    }
     for (a = node->properties; a; a = a->next) {
         v = xmlNodeGetContent((xmlNodePtr)a);
         if (a->ns && a->ns->prefix) {
