@@ -83,6 +83,11 @@ static void *mem_realloc(void *p, size_t size, void *ud)
     old = malloc_usable_size(p);
     if (size <= old)
         return p;
+    /* libstrophe grows a stanza's text by the size of each piece it
+     * reads: give room to grow, or a 10 MB text costs O(n^2) copying and
+     * wiping (10 s instead of 0.1 s) */
+    if (size > 4096 && size < ((size_t)-1) / 2)
+        size += size / 2;
     n = malloc(size);
     if (!n)
         return NULL;
