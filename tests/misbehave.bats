@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# The failures a real server rarely produces, played by tests/misbehave/peer.py
+# (a scripted server with the suite's CA-signed certificate that records what
+# the client sent). Each case checks, for every tool in MB_TOOLS: the exit
+# code, the message on stderr, that no credentials crossed the wire before
+# TLS, and that the run ended within its deadline (tests/misbehave/lib.bash).
+
+load helpers/common
+load misbehave/lib
+
+setup() {
+	xu_require_tool xmpp-send
+	MB_PASSWORD="mb-pw-$(_xu_rand 6)"
+}
+
+teardown() {
+	xu_common_teardown
+}
+
+@test "misbehave: the peer itself: a correct session succeeds, and PLAIN credentials went only inside TLS" {
+	mb_case ok
+	grep -q tls-done "$MB_REC.events"
+	grep -aqF -- "$(mb_plain_token)" "$MB_REC.tls" || fail "the PLAIN token is not in the TLS record: the credential check would prove nothing"
+}
+
+@test "misbehave: <system-shutdown/> stream error mid-session: 75" {
+	mb_case stream-error:system-shutdown
+}
+
+@test "misbehave: <conflict/> stream error mid-session: 75" {
+	mb_case stream-error:conflict
+}
+
+@test "misbehave: <see-other-host/> stream error mid-session: 69" {
+	mb_case stream-error:see-other-host
+}
+
+@test "misbehave: connection cut right after <proceed/>: 76, quickly" {
+	mb_case cut-after-proceed
+	[ "$elapsed_ms" -lt 2000 ] || fail "took $elapsed_ms ms for a closed connection"
+}
+
+@test "misbehave: TLS handshake that stalls: 75 at the deadline (SIGALRM breaks the blocking handshake)" {
+	mb_case tls-stall 3
+	grep -q stalling "$MB_REC.events"
+	[ "$elapsed_ms" -ge 2900 ] || fail "ended before the deadline ($elapsed_ms ms)"
+}
+
+@test "misbehave: stream features without <bind/> after SASL: 76, no crash" {
+	mb_case no-bind
+}
+
+@test "misbehave: SASL <failure><not-authorized/>: 77" {
+	mb_case sasl-failure:not-authorized
+}
+
+@test "misbehave: SASL <failure><temporary-auth-failure/>: 75" {
+	mb_case sasl-failure:temporary-auth-failure
+}
+
+@test "misbehave: a 10 MB stanza from the server is survived" {
+	mb_case big-stanza:10485760 30
+}
+
+@test "misbehave: invalid XML from the server: 76 at once, not at the deadline" {
+	mb_case invalid-xml
+	[ "$elapsed_ms" -lt 2000 ] || fail "took $elapsed_ms ms"
+}
+
+@test "misbehave: a stanza with an undeclared prefix: 76 at once" {
+	mb_case undeclared-prefix
+	[ "$elapsed_ms" -lt 2000 ] || fail "took $elapsed_ms ms"
+}
+
+@test "misbehave: the server never answers the ping (ack request): 75 at the deadline" {
+	mb_case no-ack 3
+}
+
+@test "misbehave: a server that trickles one byte per second: 75 at the deadline" {
+	mb_case trickle 3
+}

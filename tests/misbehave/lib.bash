@@ -1,0 +1,148 @@
+# shellcheck shell=bash
+# Helpers for tests/misbehave.bats: run a tool against tests/misbehave/peer.py
+# (a scripted, misbehaving server) and check what a user and an attacker
+# would see: exit code, message, time taken, what crossed the wire in clear.
+#
+# Adding a tool: give its arguments in mb_tool_args and its expectations in
+# mb_expect; list it in MB_TOOLS. Each scenario test then covers it.
+
+MB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Every tool that exists in XU_BIN and has a row in mb_tool_args.
+MB_TOOLS=${MB_TOOLS:-"xmpp-send"}
+MB_TIMEOUT=${MB_TIMEOUT:-4}
+# How far past --timeout a run may end (seconds): the deadline alarm fires
+# 0.25 s late and the last resort 2 s later; the machine is shared.
+MB_SLACK=${MB_SLACK:-1.5}
+if [ "${XU_VALGRIND:-0}" = 1 ]; then
+	MB_SLACK=6
+fi
+
+# The arguments that make TOOL do its one job against the peer.
+mb_tool_args() {
+	case $1 in
+	xmpp-send) echo "-m hello bob@$XU_DOMAIN" ;;
+	*) return 1 ;;
+	esac
+}
+
+# mb_expect TOOL SCENARIO: prints "CODE ERE" (ERE matched against stderr).
+mb_expect() {
+	local tool=$1 sc=$2
+	case $tool:$sc in
+	*:ok) echo "0 ^$" ;;
+	*:stream-error:system-shutdown) echo "75 ended the stream.*system-shutdown" ;;
+	*:stream-error:conflict) echo "75 ended the stream.*conflict" ;;
+	*:stream-error:see-other-host) echo "69 ended the stream.*see-other-host" ;;
+	*:cut-after-proceed) echo "76 TLS negotiation with 127.0.0.1:[0-9]+ failed" ;;
+	*:tls-stall) echo "75 timed out after ${MB_T:-$MB_TIMEOUT} s during TLS negotiation" ;;
+	*:no-bind) echo "76 no <bind/> after authentication" ;;
+	*:sasl-failure:not-authorized) echo "77 authentication of alice@$XU_DOMAIN failed: not-authorized" ;;
+	*:sasl-failure:temporary-auth-failure) echo "75 authentication of alice@$XU_DOMAIN failed: temporary-auth-failure" ;;
+	*:big-stanza:*) echo "0 ^$" ;;
+	*:invalid-xml | *:undeclared-prefix) echo "76 sent malformed XML during session" ;;
+	*:no-ack) echo "75 timed out after ${MB_T:-$MB_TIMEOUT} s during session" ;;
+	*:trickle) echo "75 timed out after ${MB_T:-$MB_TIMEOUT} s during stream opening" ;;
+	*) return 1 ;;
+	esac
+}
+
+# mb_peer SCENARIO: start the peer; sets MB_PORT, MB_REC (record prefix), MB_PEER_PID.
+mb_peer() {
+	local sc=$1 pf i
+	MB_REC=$BATS_TEST_TMPDIR/peer-${sc//[:\/]/_}
+	pf=$MB_REC.port
+	rm -f "$pf" "$MB_REC".*
+	: >"$MB_REC.plain"
+	: >"$MB_REC.tls"
+	: >"$MB_REC.events"
+	"$XU_PYTHON" "$MB_DIR/peer.py" "$sc" --cert "$XU_SERVER_CERT" --key "$XU_TMP/certs/$XU_DOMAIN.key" \
+		--domain "$XU_DOMAIN" --record "$MB_REC" --port-file "$pf" --lifetime 90 \
+		>/dev/null 2>"$MB_REC.stderr" </dev/null 3>&- &
+	MB_PEER_PID=$!
+	_xu_track "$MB_PEER_PID"
+	for i in $(seq 1 200); do
+		if [ -s "$pf" ]; then
+			MB_PORT=$(cat "$pf")
+			return 0
+		fi
+		kill -0 "$MB_PEER_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	cat "$MB_REC.stderr" >&2
+	fail "peer.py $sc did not start"
+}
+
+# The peer ends after its one connection; wait for it (bounded) so that its
+# record is complete, then stop it in any case.
+mb_peer_wait() {
+	local i
+	for i in $(seq 1 100); do
+		kill -0 "$MB_PEER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill "$MB_PEER_PID" 2>/dev/null || true
+	wait "$MB_PEER_PID" 2>/dev/null || true
+	printf '# peer events: %s\n' "$(tr '\n' '|' <"$MB_REC.events")"
+	if [ -s "$MB_REC.stderr" ]; then
+		sed 's/^/# peer stderr: /' "$MB_REC.stderr"
+		grep -q Traceback "$MB_REC.stderr" && fail "peer.py crashed"
+	fi
+	return 0
+}
+
+# mb_run TOOL SCENARIO [TIMEOUT]: peer + tool with the standard account
+# options and its job's arguments; sets status, stderr, elapsed_ms.
+mb_run() {
+	local tool=$1 sc=$2 timeout=${3:-$MB_TIMEOUT} args
+	args=$(mb_tool_args "$tool") || fail "no arguments for $tool in mb_tool_args"
+	mb_peer "$sc"
+	# shellcheck disable=SC2086 # $args is a word list
+	XMPP_PASSWORD=$MB_PASSWORD xu_run_tool "$tool" -C /dev/null -j "alice@$XU_DOMAIN" \
+		--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$timeout" $args
+	mb_peer_wait
+}
+
+# The PLAIN token of the test account, as it would cross the wire.
+mb_plain_token() {
+	printf '\0alice\0%s' "$MB_PASSWORD" | base64 -w0
+}
+
+# Nothing that authenticates crossed the connection before TLS.
+assert_no_credentials_in_clear() {
+	local plain=$MB_REC.plain
+	if grep -aq '<auth' "$plain"; then
+		fail "an <auth> element was sent before TLS"
+	fi
+	if grep -aqF -- "$MB_PASSWORD" "$plain" || grep -aqF -- "$(mb_plain_token)" "$plain"; then
+		fail "the password was sent before TLS"
+	fi
+}
+
+# The run ended within its deadline: --timeout + MB_SLACK seconds.
+assert_within_deadline() {
+	local timeout=${1:-$MB_TIMEOUT} limit
+	limit=$(awk -v t="$timeout" -v s="$MB_SLACK" 'BEGIN { printf "%d", (t + s) * 1000 }')
+	if [ "$elapsed_ms" -gt "$limit" ]; then
+		fail "took ${elapsed_ms} ms; the deadline was ${timeout} s (+${MB_SLACK} s slack)"
+	fi
+}
+
+# mb_case SCENARIO [TIMEOUT]: every tool in MB_TOOLS against SCENARIO, with
+# the exit code and message of mb_expect, no credentials in clear, in time.
+mb_case() {
+	local sc=$1 timeout=${2:-$MB_TIMEOUT} tool exp code ere ran=0
+	for tool in $MB_TOOLS; do
+		[ -x "$XU_BIN/$tool" ] || continue
+		mb_tool_args "$tool" >/dev/null || continue
+		exp=$(MB_T=$timeout mb_expect "$tool" "$sc") || fail "no expectation for $tool in scenario $sc"
+		code=${exp%% *}
+		ere=${exp#* }
+		mb_run "$tool" "$sc" "$timeout"
+		[ "$status" = "$code" ] || fail "$tool, $sc: expected exit status $code, got $status"
+		grep -Eq -- "$ere" <<<"$stderr" || fail "$tool, $sc: stderr does not match /$ere/"
+		assert_no_credentials_in_clear
+		assert_within_deadline "$timeout"
+		ran=$((ran + 1))
+	done
+	[ "$ran" -gt 0 ] || fail "no tool to test (MB_TOOLS=$MB_TOOLS)"
+}

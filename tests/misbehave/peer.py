@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""A misbehaving XMPP server for the xmpputils tests (stdlib only).
+
+  peer.py SCENARIO --cert CRT --key KEY --record PREFIX [--port-file FILE]
+          [--domain DOMAIN] [--lifetime SECONDS]
+
+Listens on a free port of 127.0.0.1 (printed on stdout and written to FILE),
+serves ONE connection with the canned behaviour SCENARIO, then exits (also
+when its parent dies, or after --lifetime seconds, 120 by default: it always
+stops by itself). What the client sent is recorded:
+
+  PREFIX.plain   every byte received before TLS
+  PREFIX.tls     every byte received inside TLS
+  PREFIX.events  one line per event: accepted, tls-start, tls-done, sent ...,
+                 client-closed, done
+
+Scenarios (the server offers STARTTLS (required), then SASL PLAIN only, then
+bind, unless the scenario says otherwise):
+
+  ok                         a correct server: answers the ping
+  stream-error:COND[:TEXT]   after the client's ping arrives, <stream:error> with
+                             COND (system-shutdown, conflict, see-other-host, ...)
+  cut-after-proceed          sends <proceed/>, then closes the connection
+  tls-stall                  sends <proceed/>, then never answers the TLS handshake
+  no-bind                    after SASL success, features without <bind/>
+  sasl-failure:COND          answers <auth/> with <failure><COND/></failure>
+  big-stanza:BYTES           before answering the ping, a <message/> of BYTES bytes
+  invalid-xml                after the ping arrives, a malformed stanza
+  undeclared-prefix          after the ping arrives, a stanza with an undeclared prefix
+  no-ack                     never answers the ping (or any iq after bind)
+  trickle                    sends its stream header and features one byte per second
+  silent-after-bind          answers bind, then never sends anything again
+"""
+import argparse
+import asyncio
+import os
+import re
+import ssl
+import sys
+
+NS_STREAM = "http://etherx.jabber.org/streams"
+TLS_FEATURES = ("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+                "<required/></starttls></stream:features>")
+SASL_FEATURES = ("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                 "<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
+BIND_FEATURES = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
+
+
+class Peer:
+    def __init__(self, reader, writer, args):
+        self.r, self.w, self.args = reader, writer, args
+        self.buf = b""
+        self.tls = False
+        self.n_stream = 0
+        self.plain = open(args.record + ".plain", "ab")
+        self.tlsrec = open(args.record + ".tls", "ab")
+        self.ev = open(args.record + ".events", "a")
+
+    def event(self, what):
+        self.ev.write(what + "\n")
+        self.ev.flush()
+
+    async def read_some(self, timeout=30):
+        data = await asyncio.wait_for(self.r.read(65536), timeout)
+        if not data:
+            self.event("client-closed")
+            raise EOFError
+        f = self.tlsrec if self.tls else self.plain
+        f.write(data)
+        f.flush()
+        self.buf += data
+        return data
+
+    async def expect(self, pattern, timeout=30):
+        """Wait until the client has sent something matching pattern (bytes
+        regex); consume the input up to the end of the match."""
+        rx = re.compile(pattern, re.S)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                return m
+            await self.read_some(max(0.01, end - loop.time()))
+
+    async def send(self, data, note=None):
+        if isinstance(data, str):
+            data = data.encode()
+        self.w.write(data)
+        await self.w.drain()
+        self.event("sent " + (note or data[:60].decode(errors="replace")))
+
+    async def open_stream(self, features):
+        await self.expect(rb"<stream:stream[^>]*>")
+        self.n_stream += 1
+        await self.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                        "xmlns:stream='%s' id='misbehave-%d' from='%s' version='1.0'>"
+                        % (NS_STREAM, self.n_stream, self.args.domain), "stream header")
+        await self.send(features, "features")
+
+    async def starttls_proceed(self):
+        await self.open_stream(TLS_FEATURES)
+        await self.expect(rb"<starttls[^>]*>")
+        await self.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", "proceed")
+
+    async def start_tls(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.args.cert, self.args.key)
+        self.event("tls-start")
+        self.buf = b""
+        await self.w.start_tls(ctx)
+        self.tls = True
+        self.event("tls-done")
+
+    async def auth(self):
+        await self.open_stream(SASL_FEATURES)
+        await self.expect(rb"<auth[^>]*(/>|>.*?</auth>)")
+
+    async def bind(self):
+        await self.open_stream(BIND_FEATURES)
+        m = await self.expect(rb"<iq[^>]*\bid=[\"']([^\"']+)[\"'][^>]*>.*?</iq>")
+        await self.send("<iq type='result' id='%s'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                        "<jid>alice@%s/misbehave</jid></bind></iq>" % (m.group(1).decode(), self.args.domain),
+                        "bind result")
+
+    async def ready(self):
+        await self.starttls_proceed()
+        await self.start_tls()
+        await self.auth()
+        await self.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", "success")
+        await self.bind()
+
+    async def ping(self):
+        """Wait for an iq ping; returns its id."""
+        m = await self.expect(rb"<iq[^>]*>\s*<ping[^>]*urn:xmpp:ping[^>]*/>\s*</iq>")
+        idm = re.search(rb"\bid=[\"']([^\"']+)[\"']", m.group(0))
+        return idm.group(1).decode() if idm else ""
+
+    async def answer_ping(self, pid):
+        await self.send("<iq type='result' id='%s' from='%s'/>" % (pid, self.args.domain), "ping result")
+
+    async def hold(self):
+        """Read (and record) until the client closes; answer its
+        </stream:stream> as a server does."""
+        while True:
+            if b"</stream:stream>" in self.buf:
+                self.buf = b""
+                await self.send("</stream:stream>", "stream close")
+                await self.close()
+                return
+            await self.read_some(timeout=self.args.lifetime)
+
+    async def close(self):
+        self.w.close()
+        self.event("server-closed")
+
+
+async def play(p, scenario):
+    name, _, arg = scenario.partition(":")
+    if name == "ok":
+        await p.ready()
+        await p.answer_ping(await p.ping())
+        await p.hold()
+    elif name == "stream-error":
+        cond, _, text = arg.partition(":")
+        await p.ready()
+        await p.ping()
+        inner = "<%s xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" % cond
+        if cond == "see-other-host":
+            inner = "<see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>other.invalid:5222</see-other-host>"
+        if text:
+            inner += "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>%s</text>" % text
+        await p.send("<stream:error>%s</stream:error></stream:stream>" % inner, "stream error " + cond)
+        await p.hold()
+    elif name == "cut-after-proceed":
+        await p.starttls_proceed()
+        await p.close()
+    elif name == "tls-stall":
+        await p.starttls_proceed()
+        p.event("stalling")
+        await p.hold()
+    elif name == "no-bind":
+        await p.starttls_proceed()
+        await p.start_tls()
+        await p.auth()
+        await p.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", "success")
+        await p.open_stream("<stream:features><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>"
+                            "</stream:features>")
+        await p.hold()
+    elif name == "sasl-failure":
+        await p.starttls_proceed()
+        await p.start_tls()
+        await p.auth()
+        await p.send("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><%s/></failure>" % arg,
+                     "sasl failure " + arg)
+        await p.hold()
+    elif name == "big-stanza":
+        size = int(arg or 10 * 1024 * 1024)
+        await p.ready()
+        pid = await p.ping()
+        head = "<message from='bob@%s/x' to='alice@%s/misbehave' type='chat'><body>" % (
+            p.args.domain, p.args.domain)
+        tail = "</body></message>"
+        body = size - len(head) - len(tail)
+        p.w.write(head.encode())
+        chunk = b"x" * 65536
+        while body > 0:
+            p.w.write(chunk[:min(body, len(chunk))])
+            body -= len(chunk)
+            await p.w.drain()
+        p.w.write(tail.encode())
+        await p.w.drain()
+        p.event("sent big stanza %d bytes" % size)
+        await p.answer_ping(pid)
+        await p.hold()
+    elif name == "invalid-xml":
+        await p.ready()
+        await p.ping()
+        await p.send("<message from='bob@%s/x'><body>oops</bod></message>" % p.args.domain, "invalid xml")
+        await p.hold()
+    elif name == "undeclared-prefix":
+        await p.ready()
+        await p.ping()
+        await p.send("<message from='bob@%s/x'><body>hi</body><foo:bar/></message>" % p.args.domain,
+                     "undeclared prefix")
+        await p.hold()
+    elif name == "no-ack":
+        await p.ready()
+        await p.ping()
+        p.event("not answering")
+        await p.hold()
+    elif name == "silent-after-bind":
+        await p.ready()
+        await p.hold()
+    elif name == "trickle":
+        await p.expect(rb"<stream:stream[^>]*>")
+        data = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='%s' "
+                "id='trickle' from='%s' version='1.0'>%s" % (NS_STREAM, p.args.domain, TLS_FEATURES))
+        p.event("trickling")
+        for ch in data.encode():
+            p.w.write(bytes([ch]))
+            await p.w.drain()
+            await asyncio.sleep(1)
+        await p.hold()
+    else:
+        raise SystemExit("peer.py: unknown scenario " + scenario)
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario")
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--record", required=True)
+    ap.add_argument("--port-file")
+    ap.add_argument("--domain", default="xu.test")
+    ap.add_argument("--lifetime", type=float, default=120)
+    args = ap.parse_args()
+    finished = asyncio.Event()
+    busy = []
+
+    async def handle(reader, writer):
+        if busy:  # one connection only: refuse the rest
+            writer.close()
+            return
+        busy.append(1)
+        p = Peer(reader, writer, args)
+        p.event("accepted")
+        try:
+            await play(p, args.scenario)
+        except (EOFError, ConnectionError, asyncio.TimeoutError, ssl.SSLError) as e:
+            if not isinstance(e, EOFError):
+                p.event("ended: %s" % type(e).__name__)
+        finally:
+            try:
+                writer.close()
+            except Exception:
+                pass
+            p.event("done")
+            finished.set()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print(port, flush=True)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write("%d\n" % port)
+        os.rename(args.port_file + ".tmp", args.port_file)
+    parent = os.getppid()
+
+    async def watchdog():
+        loop = asyncio.get_running_loop()
+        end = loop.time() + args.lifetime
+        while loop.time() < end and os.getppid() == parent:
+            await asyncio.sleep(0.2)
+        finished.set()
+
+    wd = asyncio.create_task(watchdog())
+    await finished.wait()
+    wd.cancel()
+    server.close()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
