@@ -312,6 +312,18 @@ static void on_event(struct xu_session *s, xmpp_log_level_t level, const char *a
 {
     int n;
 
+    if (strncmp(msg, "parse error", 11) == 0) {
+        /* libstrophe answers malformed XML with a stream error but keeps
+         * the connection (and its broken parser) until the deadline: end
+         * it. (The rest of this message is libstrophe's read buffer,
+         * unterminated: read no further.) */
+        if (!s->parse_error && s->sock >= 0)
+            shutdown(s->sock, SHUT_RDWR);
+        if (!s->parse_error)
+            xu_trace_info(s->trace, "malformed XML from the server: closing");
+        s->parse_error = 1;
+        return;
+    }
     if (sscanf(msg, "connection failed, error %d", &n) == 1)
         s->tcp_errno = n;
     else if (strcmp(msg, "connection successful") == 0)
@@ -322,13 +334,6 @@ static void on_event(struct xu_session *s, xmpp_log_level_t level, const char *a
         s->tls_missing = 1;
     else if (strcmp(area, "tls") == 0 && strncmp(msg, "Certificate verification", 24) == 0)
         check_pin(s);
-    else if (strncmp(msg, "parse error", 11) == 0 && !s->parse_error) {
-        /* libstrophe answers malformed XML with a stream error but keeps
-         * the connection (and its broken parser) until the deadline: end it */
-        s->parse_error = 1;
-        if (s->sock >= 0)
-            shutdown(s->sock, SHUT_RDWR);
-    }
     else if (strncmp(msg, "Handshake failed", 16) == 0 ||
              strncmp(msg, "Component authentication failed", 31) == 0)
         snprintf(s->sasl_condition, sizeof s->sasl_condition, "handshake");
@@ -352,7 +357,7 @@ static void on_log(void *ud, xmpp_log_level_t level, const char *area, const cha
         xu_trace_recv(s->trace, msg + 6);
     } else {
         on_event(s, level, area, msg);
-        if (s->trace && !is_sensitive(area, msg) &&
+        if (s->trace && !is_sensitive(area, msg) && strncmp(msg, "parse error", 11) != 0 &&
             (level >= XMPP_LEVEL_INFO || xu_verbosity >= 2 || strcmp(area, "tls") == 0 ||
              strncmp(msg, "Attempting", 10) == 0 || strncmp(msg, "connection", 10) == 0 ||
              strncmp(msg, "SASL", 4) == 0 || strncmp(msg, "Bind", 4) == 0))
