@@ -37,7 +37,7 @@ teardown() {
 
 @test "misbehave: connection cut right after <proceed/>: 76, quickly" {
 	mb_case cut-after-proceed
-	[ "$elapsed_ms" -lt 2000 ] || fail "took $elapsed_ms ms for a closed connection"
+	assert_quick
 }
 
 @test "misbehave: TLS handshake that stalls: 75 at the deadline (SIGALRM breaks the blocking handshake)" {
@@ -59,17 +59,21 @@ teardown() {
 }
 
 @test "misbehave: a 10 MB stanza from the server is survived" {
-	mb_case big-stanza:10485760 30
+	if [ "${XU_VALGRIND:-0}" = 1 ]; then
+		mb_case big-stanza:1048576 30 # 1 MB: memcheck is ~50 times slower
+	else
+		mb_case big-stanza:10485760 20
+	fi
 }
 
 @test "misbehave: invalid XML from the server: 76 at once, not at the deadline" {
 	mb_case invalid-xml
-	[ "$elapsed_ms" -lt 2000 ] || fail "took $elapsed_ms ms"
+	assert_quick
 }
 
 @test "misbehave: a stanza with an undeclared prefix: 76 at once" {
 	mb_case undeclared-prefix
-	[ "$elapsed_ms" -lt 2000 ] || fail "took $elapsed_ms ms"
+	assert_quick
 }
 
 @test "misbehave: the server never answers the ping (ack request): 75 at the deadline" {

@@ -67,7 +67,8 @@ xu_run_tool() {
 	err=$BATS_TEST_TMPDIR/tool.err
 	local -a wrap=()
 	if [ "${XU_VALGRIND:-0}" = 1 ]; then
-		wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+		wrap=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+			--suppressions="$XU_TESTS_DIR/valgrind.supp")
 	fi
 	t0=$(_ms_now)
 	set +e

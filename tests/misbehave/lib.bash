@@ -13,9 +13,19 @@ MB_TIMEOUT=${MB_TIMEOUT:-4}
 # How far past --timeout a run may end (seconds): the deadline alarm fires
 # 0.25 s late and the last resort 2 s later; the machine is shared.
 MB_SLACK=${MB_SLACK:-1.5}
+# "At once": a failure the tool must notice without waiting for the deadline.
+MB_QUICK_MS=${MB_QUICK_MS:-2000}
 if [ "${XU_VALGRIND:-0}" = 1 ]; then
+	# valgrind alone takes seconds to start a tool
 	MB_SLACK=6
+	MB_TIMEOUT=15
+	MB_QUICK_MS=10000
 fi
+
+# assert_quick: the run ended well before its deadline.
+assert_quick() {
+	[ "$elapsed_ms" -lt "$MB_QUICK_MS" ] || fail "took $elapsed_ms ms (more than $MB_QUICK_MS)"
+}
 
 # The arguments that make TOOL do its one job against the peer.
 mb_tool_args() {
@@ -97,7 +107,9 @@ mb_run() {
 	args=$(mb_tool_args "$tool") || fail "no arguments for $tool in mb_tool_args"
 	mb_peer "$sc"
 	# shellcheck disable=SC2086 # $args is a word list
-	XMPP_PASSWORD=$MB_PASSWORD xu_run_tool "$tool" -C /dev/null -j "alice@$XU_DOMAIN" \
+	# SSL_CERT_FILE: only the suite CA, not the whole system bundle (loaded
+	# twice per connection: seconds under valgrind)
+	SSL_CERT_FILE=$XU_CA XMPP_PASSWORD=$MB_PASSWORD xu_run_tool "$tool" -C /dev/null -j "alice@$XU_DOMAIN" \
 		--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$timeout" $args
 	mb_peer_wait
 }
