@@ -2,7 +2,8 @@
  *  - raw bytes: no crash, the output is bounded;
  *  - a stanza tree built from the input and serialised by libstrophe, as
  *    libstrophe logs what it sends and receives, with a known secret inside
- *    every <auth>, <response>, <handshake>, <password> and <digest>: the
+ *    every <auth>, <response>, <challenge>, <success>, <handshake>,
+ *    <password> and <digest>: the
  *    secret must not survive xu_trace_redact, wherever those elements sit,
  *    whatever attributes, prefixes or siblings they have. */
 #include "fuzz.h"

@@ -79,8 +79,9 @@ static char *fuzz_name(struct fuzz_in *in, const char *const *list, size_t n)
  * bounds the number of nodes. */
 static int fuzz_is_secret_name(const char *name)
 {
-    static const char *const secret_names[] = {"auth", "response", "handshake", "password",
-                                               "digest", NULL};
+    /* as lib/trace.c: credentials, and the SCRAM salt/signature */
+    static const char *const secret_names[] = {"auth", "response", "challenge", "success",
+                                               "handshake", "password", "digest", NULL};
     const char *local = strchr(name, ':') ? strchr(name, ':') + 1 : name;
     int i;
 
