@@ -2,6 +2,8 @@
 # make            build the tools
 # make check      install missing Debian packages (as root), build, run the bats suite against a throwaway Prosody
 # make check SANITIZE=1   the same with AddressSanitizer + UBSan
+# make check XMPP_TEST_SERVERS=prosody,ejabberd   also the tool suites against ejabberd
+# make check-interop      only the tool suites, against a throwaway ejabberd
 # make demo       show xmpp-send delivering a message on a throwaway server
 # make fuzz       build the libFuzzer harnesses (clang) into build-fuzz/bin
 # make fuzz-run   run each harness for FUZZ_SECONDS (default 60) on its corpus
@@ -62,8 +64,17 @@ deps:
 
 check:
 	sh tests/install-deps
+	case "$(XMPP_TEST_SERVERS)" in *ejabberd*) sh tests/install-ejabberd ;; esac
 	$(MAKE) all
 	XU_BIN=$(CURDIR)/$(BUILD)/bin sh tests/run
+
+# The end-to-end tool suites against a throwaway ejabberd (installed if
+# missing, never left running as a system service).
+check-interop:
+	sh tests/install-deps
+	sh tests/install-ejabberd
+	$(MAKE) all
+	XMPP_TEST_SERVERS=ejabberd XU_BIN=$(CURDIR)/$(BUILD)/bin sh tests/run
 
 demo:
 	sh tests/install-deps
@@ -134,5 +145,5 @@ fuzz-regress: fuzz-drivers
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps deps-check check demo install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
+.PHONY: all deps deps-check check check-interop demo install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
 .SECONDARY:

@@ -200,6 +200,7 @@ attr() {
 
 @test "a resource the server does not accept: its choice is printed, with a warning" {
 	# U+E000 (private use) is forbidden by resourceprep; Prosody picks another
+	xu_needs_server prosody "refuses the resource (bad-request), as RFC 6120 7.7.2.1 allows"
 	xbind -a alice -r $'bad\xee\x80\x80res'
 	assert_status 0
 	[[ "$output" =~ ^alice@xu\.test/.+$ ]] || fail "printed '$output'"

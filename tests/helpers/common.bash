@@ -4,8 +4,13 @@
 
 XU_HELPERS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 XU_TESTS_DIR=$(cd "$XU_HELPERS_DIR/.." && pwd)
+# the server of this run (tests/setup_suite.bash): prosody or ejabberd
+case ${XU_SERVER:=prosody} in
+prosody | ejabberd) ;;
+*) echo "xu-test: unknown XU_SERVER '$XU_SERVER'" >&2; exit 1 ;;
+esac
 # shellcheck source=prosody.bash
-source "$XU_HELPERS_DIR/prosody.bash"
+source "$XU_HELPERS_DIR/$XU_SERVER.bash"
 
 for _lib in bats-support bats-assert; do
 	if [ -f "/usr/lib/bats/$_lib/load.bash" ]; then
@@ -43,7 +48,13 @@ xu_common_teardown() {
 		rm -f "$BATS_TEST_TMPDIR/bg.pids"
 	fi
 	# A test that stopped the server must not break the next one.
-	prosody_is_running || prosody_start
+	xu_server_is_running || xu_server_start
+}
+
+# xu_needs_server NAME WHY: skip the test unless this run is against server
+# NAME (XMPP_TEST_SERVERS): for behaviour where the servers may differ.
+xu_needs_server() {
+	[ "$XU_SERVER" = "$1" ] || skip "$XU_SERVER: $2"
 }
 
 _ms_now() {

@@ -220,6 +220,12 @@ prosody_restart() {
 	prosody_stop && prosody_start
 }
 
+# The server-neutral names (tests/helpers/ejabberd.bash has the same).
+xu_server_start() { prosody_start; }
+xu_server_stop() { prosody_stop; }
+xu_server_restart() { prosody_restart; }
+xu_server_is_running() { prosody_is_running; }
+
 # prosody_log_mark: remember the current end of the Prosody log;
 # prosody_log_since_mark: print what was logged after the mark.
 prosody_log_mark() {
