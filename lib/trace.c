@@ -1,9 +1,11 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct xu_trace {
     FILE *fp;
@@ -22,7 +24,15 @@ int xu_trace_open(struct xu_trace **t, const char *path, struct xu_error *err)
         (*t)->fp = stderr;
         return 0;
     }
-    (*t)->fp = fopen(path, opened ? "ae" : "we");
+    {
+        /* Only the owner may read a new trace: it holds every message, the
+         * JIDs and the server's answers (the credentials are redacted). */
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (opened ? O_APPEND : O_TRUNC), 0600);
+
+        (*t)->fp = fd >= 0 ? fdopen(fd, opened ? "a" : "w") : NULL;
+        if (fd >= 0 && !(*t)->fp)
+            close(fd);
+    }
     if (!(*t)->fp) {
         int e = errno;
         free(*t);
