@@ -23,6 +23,25 @@ teardown() {
 	grep -aqF -- "$(mb_plain_token)" "$MB_REC.tls" || fail "the PLAIN token is not in the TLS record: the credential check would prove nothing"
 }
 
+@test "misbehave: before TLS only a stream header (no JID) and <starttls/> cross the wire; a trace file is private" {
+	local tool
+	for tool in $MB_TOOLS; do
+		[ -x "$XU_BIN/$tool" ] || continue
+		mb_peer ok
+		mapfile -t args < <(mb_tool_args "$tool")
+		XMPP_PASSWORD=$MB_PASSWORD xu_run_tool "$tool" -C /dev/null -j "alice@$XU_DOMAIN" -r secret-resource \
+			--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" \
+			--trace "$BATS_TEST_TMPDIR/$tool.trace" "${args[@]}"
+		mb_peer_wait
+		assert_status 0
+		assert_only_starttls_in_clear
+		! grep -aq secret-resource "$MB_REC.plain" || fail "the resource was sent before TLS"
+		[ "$(stat -c %a "$BATS_TEST_TMPDIR/$tool.trace")" = 600 ] ||
+			fail "$tool: trace file mode $(stat -c %a "$BATS_TEST_TMPDIR/$tool.trace"), not 600"
+		! grep -qF -- "$(mb_plain_token)" "$BATS_TEST_TMPDIR/$tool.trace" || fail "$tool: PLAIN token in the trace"
+	done
+}
+
 @test "misbehave: <system-shutdown/> stream error mid-session: 75" {
 	mb_case stream-error:system-shutdown
 }

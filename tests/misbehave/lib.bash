@@ -133,6 +133,16 @@ assert_no_credentials_in_clear() {
 	fi
 }
 
+# Before TLS, exactly a stream header without a from= (the JID stays
+# private) and <starttls/> (SECURITY.md, "What crosses the network in clear").
+assert_only_starttls_in_clear() {
+	local plain
+	plain=$(cat "$MB_REC.plain")
+	[[ "$plain" =~ ^'<?xml version="1.0"?>'\<stream:stream\ [^\>]*\>'<starttls xmlns="urn:ietf:params:xml:ns:xmpp-tls"/>'$ ]] ||
+		fail "sent before TLS: $plain"
+	[[ "$plain" != *from=* && "$plain" != *alice* ]] || fail "the JID was sent before TLS: $plain"
+}
+
 # The run ended within its deadline: --timeout + MB_SLACK seconds.
 assert_within_deadline() {
 	local timeout=${1:-$MB_TIMEOUT} limit
