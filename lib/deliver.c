@@ -940,6 +940,12 @@ static int timed_out(struct engine *e, struct xu_error *err)
         if (!streaming(e) && e->last_err[0])
             return xu_error_set(err, XU_EX_TEMPFAIL, "%s (no time left to try again)",
                                 e->last_err);
+        /* still connecting: say where it got stuck (a stalled TLS handshake,
+         * a server that trickles), as a session's own timeout does */
+        if (!streaming(e) && e->state == CONNECTING)
+            return xu_error_set(err, XU_EX_TEMPFAIL, "timed out after %g s during %s with %s",
+                                e->c->opts->timeout, xu_phase_name(e->s.phase),
+                                e->s.connect_target);
         return xu_error_set(err, XU_EX_TEMPFAIL,
                             "timed out after %g s at the end of the input: %zu %s not "
                             "acknowledged by the server%s%s",
