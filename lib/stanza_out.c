@@ -4,6 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Does the start tag at tag[0..len) have the attribute name (" name=\"")?
+ * Only outside values: a value may end in " name=" before its quote. */
+static int tag_has_attr(const char *tag, size_t len, const char *pat)
+{
+    size_t i, n = strlen(pat);
+    int in_value = 0;
+
+    for (i = 0; i < len; i++) {
+        if (tag[i] == '"')
+            in_value = !in_value;
+        else if (!in_value && i + n <= len && memcmp(tag + i, pat, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
 {
     xmpp_ctx_t *ctx = xmpp_stanza_get_context(stanza);
@@ -12,7 +28,7 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     static const char lang[] = " lang=\"", xml_lang[] = " xml:lang=\"";
     char *raw = NULL, *out, *o, *p;
     size_t len = 0, extra = 0, name_end;
-    int in_tag = 0;
+    int in_tag = 0, in_value = 0;
 
     if (xmpp_stanza_to_text(stanza, &raw, &len) != XMPP_EOK)
         return NULL;
@@ -28,7 +44,7 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     /* (libstrophe's parser gives received stanzas the stream's namespace,
      * and its serialiser then leaves jabber:client out) */
     if ((!ns || strcmp(ns, XMPP_NS_CLIENT) == 0) && raw[0] == '<' && p &&
-        !memmem(raw, (size_t)(p - raw), " xmlns=\"", 8)) { /* '"' in values is &quot; */
+        !tag_has_attr(raw, (size_t)(p - raw), " xmlns=\"")) {
         name_end = 1 + strcspn(raw + 1, " \t/>");
         extra += sizeof add_ns - 1;
     }
@@ -39,9 +55,12 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     }
     o = out;
     for (p = raw; *p; p++) {
-        /* libstrophe escapes < and > in values and text: they delimit tags */
+        /* libstrophe escapes <, > and " in values and text: they delimit
+         * tags and values */
         if (*p == '<' || *p == '>')
             in_tag = *p == '<';
+        else if (*p == '"' && in_tag)
+            in_value = !in_value;
         if (*p == '\t' && in_tag) {
             /* a raw tab in an attribute value would be read back as a space */
             memcpy(o, "&#9;", 4);
@@ -52,13 +71,13 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
         } else if (*p == '\r') {
             memcpy(o, "&#13;", 5);
             o += 5;
-        } else if (*p == ' ' && strncmp(p, lang, sizeof lang - 1) == 0) {
+        } else if (*p == ' ' && in_tag && !in_value && strncmp(p, lang, sizeof lang - 1) == 0) {
             /* libstrophe's parser drops attribute prefixes: xml:lang arrives
-             * as lang. A quote never occurs unescaped in text or values, so
-             * this matches attribute names only. */
+             * as lang. (Not inside a value, which may end in " lang=".) */
             memcpy(o, xml_lang, sizeof xml_lang - 1);
             o += sizeof xml_lang - 1;
             p += sizeof lang - 2;
+            in_value = 1; /* its opening quote was copied with it */
         } else {
             *o++ = *p;
         }
