@@ -35,8 +35,8 @@ static void on_xml_error(void *ud, xmlErrorPtr e)
     struct xu_reader *r = ctxt->_private;
     xmlNodePtr root;
 
-    if (!r || r->ns_failed || !e || e->domain != XML_FROM_NAMESPACE)
-        return;
+    if (!r || r->ns_failed || !e || e->domain != XML_FROM_NAMESPACE || e->level < XML_ERR_ERROR)
+        return; /* (a relative namespace URI is only a warning) */
     r->ns_failed = 1;
     root = ctxt->myDoc ? xmlDocGetRootElement(ctxt->myDoc) : NULL;
     r->keep_last = root ? root->last : NULL;
