@@ -27,7 +27,7 @@ teardown() {
 	local tool
 	for tool in $MB_TOOLS; do
 		[ -x "$XU_BIN/$tool" ] || continue
-		mb_peer ok
+		MB_CONNECTIONS=$(mb_tool_connections "$tool") mb_peer ok
 		mapfile -t args < <(mb_tool_args "$tool")
 		XMPP_PASSWORD=$MB_PASSWORD xu_run_tool "$tool" -C /dev/null -j "alice@$XU_DOMAIN" -r secret-resource \
 			--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" \
@@ -75,6 +75,10 @@ teardown() {
 
 @test "misbehave: SASL <failure><temporary-auth-failure/>: 75" {
 	mb_case sasl-failure:temporary-auth-failure
+}
+
+@test "misbehave: SASL that stalls after <auth/> (SCRAM): 75 at the deadline" {
+	mb_case sasl-stall 3
 }
 
 @test "misbehave: a 10 MB stanza from the server is survived" {

@@ -5,9 +5,10 @@
           [--domain DOMAIN] [--lifetime SECONDS]
 
 Listens on a free port of 127.0.0.1 (printed on stdout and written to FILE),
-serves ONE connection with the canned behaviour SCENARIO, then exits (also
-when its parent dies, or after --lifetime seconds, 120 by default: it always
-stops by itself). What the client sent is recorded:
+serves --connections N (default 1) connections one after the other, each
+with the canned behaviour SCENARIO, then exits (also when its parent dies,
+or after --lifetime seconds, 120 by default: it always stops by itself).
+What the client sent is recorded (all connections, appended):
 
   PREFIX.plain   every byte received before TLS
   PREFIX.tls     every byte received inside TLS
@@ -17,7 +18,8 @@ stops by itself). What the client sent is recorded:
 Scenarios (the server offers STARTTLS (required), then SASL PLAIN only, then
 bind, unless the scenario says otherwise):
 
-  ok                         a correct server: answers the ping
+  ok                         a correct server: sends one chat message after bind,
+                             answers every ping
   stream-error:COND[:TEXT]   after the client's ping arrives, <stream:error> with
                              COND (system-shutdown, conflict, see-other-host, ...)
   cut-after-proceed          sends <proceed/>, then closes the connection
@@ -28,6 +30,7 @@ bind, unless the scenario says otherwise):
   invalid-xml                after the ping arrives, a malformed stanza
   undeclared-prefix          after the ping arrives, a stanza with an undeclared prefix
   no-ack                     never answers the ping (or any iq after bind)
+  sasl-stall                 offers SCRAM-SHA-1, never answers the client's <auth/>
   trickle                    sends its stream header and features one byte per second
   silent-after-bind          answers bind, then never sends anything again
 """
@@ -82,6 +85,10 @@ class Peer:
             if m:
                 self.buf = self.buf[m.end():]
                 return m
+            if b"</stream:stream>" in self.buf and self.n_stream:
+                # the client gave up on this stream: close ours, as a server does
+                await self.hold()
+                raise EOFError
             await self.read_some(max(0.01, end - loop.time()))
 
     async def send(self, data, note=None):
@@ -140,6 +147,38 @@ class Peer:
     async def answer_ping(self, pid):
         await self.send("<iq type='result' id='%s' from='%s'/>" % (pid, self.args.domain), "ping result")
 
+    async def serve(self):
+        """Answer every iq get (ping, disco#info, version; others with
+        service-unavailable) until the client closes its stream."""
+        rx = re.compile(rb"<iq\b[^>]*?(/>|>.*?</iq>)", re.S)
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                self.buf = self.buf[m.end():]
+                iq = m.group(0)
+                idm = re.search(rb"\bid=[\"']([^\"']+)[\"']", iq)
+                iid = idm.group(1).decode() if idm else ""
+                if not re.search(rb"type=[\"'](get|set)[\"']", iq):
+                    continue
+                if b"urn:xmpp:ping" in iq:
+                    await self.answer_ping(iid)
+                elif b"http://jabber.org/protocol/disco#info" in iq:
+                    await self.send("<iq type='result' id='%s' from='%s'><query xmlns='http://jabber.org/protocol/disco#info'>"
+                                    "<identity category='server' type='im' name='misbehave'/>"
+                                    "<feature var='urn:xmpp:ping'/></query></iq>" % (iid, self.args.domain), "disco result")
+                elif b"jabber:iq:version" in iq:
+                    await self.send("<iq type='result' id='%s' from='%s'><query xmlns='jabber:iq:version'>"
+                                    "<name>misbehave</name><version>1</version></query></iq>" % (iid, self.args.domain),
+                                    "version result")
+                else:
+                    await self.send("<iq type='error' id='%s' from='%s'><error type='cancel'>"
+                                    "<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+                                    % (iid, self.args.domain), "iq error")
+                continue
+            if b"</stream:stream>" in self.buf:
+                return await self.hold()
+            await self.read_some(timeout=self.args.lifetime)
+
     async def hold(self):
         """Read (and record) until the client closes; answer its
         </stream:stream> as a server does."""
@@ -160,8 +199,10 @@ async def play(p, scenario):
     name, _, arg = scenario.partition(":")
     if name == "ok":
         await p.ready()
-        await p.answer_ping(await p.ping())
-        await p.hold()
+        await p.send("<message from='bob@%s/x' to='alice@%s/misbehave' type='chat' id='hello1'>"
+                     "<body>hello from the peer</body></message>" % (p.args.domain, p.args.domain),
+                     "message")
+        await p.serve()
     elif name == "stream-error":
         cond, _, text = arg.partition(":")
         await p.ready()
@@ -213,7 +254,7 @@ async def play(p, scenario):
         await p.w.drain()
         p.event("sent big stanza %d bytes" % size)
         await p.answer_ping(pid)
-        await p.hold()
+        await p.serve()
     elif name == "invalid-xml":
         await p.ready()
         await p.ping()
@@ -224,6 +265,14 @@ async def play(p, scenario):
         await p.ping()
         await p.send("<message from='bob@%s/x'><body>hi</body><foo:bar/></message>" % p.args.domain,
                      "undeclared prefix")
+        await p.hold()
+    elif name == "sasl-stall":
+        await p.starttls_proceed()
+        await p.start_tls()
+        await p.open_stream("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                            "<mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>")
+        await p.expect(rb"<auth[^>]*(/>|>.*?</auth>)")
+        p.event("stalling")
         await p.hold()
     elif name == "no-ack":
         await p.ready()
@@ -256,17 +305,20 @@ async def main():
     ap.add_argument("--port-file")
     ap.add_argument("--domain", default="xu.test")
     ap.add_argument("--lifetime", type=float, default=120)
+    ap.add_argument("--connections", type=int, default=1)
     args = ap.parse_args()
     finished = asyncio.Event()
     busy = []
+    served = []
 
     async def handle(reader, writer):
-        if busy:  # one connection only: refuse the rest
+        if busy or len(served) >= args.connections:  # one at a time, N in all
             writer.close()
             return
         busy.append(1)
+        served.append(1)
         p = Peer(reader, writer, args)
-        p.event("accepted")
+        p.event("accepted %d" % len(served))
         try:
             await play(p, args.scenario)
         except (EOFError, ConnectionError, asyncio.TimeoutError, ssl.SSLError) as e:
@@ -278,7 +330,9 @@ async def main():
             except Exception:
                 pass
             p.event("done")
-            finished.set()
+            busy.clear()
+            if len(served) >= args.connections:
+                finished.set()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
