@@ -57,6 +57,12 @@ xu_needs_server() {
 	[ "$XU_SERVER" = "$1" ] || skip "$XU_SERVER: $2"
 }
 
+# xu_skip_under_valgrind WHY: for a test whose time bound valgrind's
+# slowness (seconds per login) makes meaningless.
+xu_skip_under_valgrind() {
+	[ "${XU_VALGRIND:-0}" != 1 ] || skip "under valgrind: $1"
+}
+
 _ms_now() {
 	echo $(($(date +%s%N) / 1000000))
 }
