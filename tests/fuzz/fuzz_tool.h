@@ -48,7 +48,9 @@ static void fuzz_check_opts(int rc, const struct xu_opts *o, const struct xu_err
     if (rc)
         return;
     FUZZ_CHECK(o->port <= 65535, "port %u", o->port);
-    FUZZ_CHECK(o->timeout >= 0.1 && o->timeout <= 86400.0 * 365, "timeout %g", o->timeout);
+    /* 0: no deadline once connected */
+    FUZZ_CHECK(o->timeout == 0 || (o->timeout >= 0.1 && o->timeout <= 86400.0 * 365), "timeout %g",
+               o->timeout);
     if (o->tls_fingerprint) {
         FUZZ_CHECK(strlen(o->tls_fingerprint) == 64, "fingerprint %s", o->tls_fingerprint);
         for (i = 0; i < 64; i++)
