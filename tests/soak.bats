@@ -5,7 +5,7 @@
 # sanitizers, whose own bookkeeping swamps what is measured.
 #
 # Adding a tool: a soak_* function that runs it on N stanzas through
-# soak_measure, and a test calling soak_growth with it.
+# soak_measure (it must set SOAK_RSS), and a test calling soak_growth with it.
 
 load helpers/common
 
@@ -106,4 +106,60 @@ soak_bind_receive() {
 @test "soak: xmpp-bind --stdio receiving 1k and 10k messages: peak RSS grows less than the bound" {
 	xu_require_tool xmpp-bind
 	soak_growth soak_bind_receive "xmpp-bind --stdio receiving"
+}
+
+# ---------------------------------------------------------------- xmpp-send --lines
+
+# N lines as N headline messages to an account that is not online.
+soak_send_lines() {
+	local n=$1
+	seq -f 'soak line %g' 1 "$n" >"$BATS_TEST_TMPDIR/lines-$n.txt"
+	XMPP_PASSWORD=$XU_ALICE_PASSWORD soak_measure "send-lines-$n" \
+		"$XU_BIN/xmpp-send" -a alice --lines --one-per-line --rate 0 -t headline --timeout 120 \
+		"dave@$XU_DOMAIN" <"$BATS_TEST_TMPDIR/lines-$n.txt" >/dev/null 2>"$BATS_TEST_TMPDIR/lines-$n.err"
+	[ "$SOAK_STATUS" = 0 ] || fail "xmpp-send --lines with $n lines: exit $SOAK_STATUS: $(cat "$BATS_TEST_TMPDIR/lines-$n.err")"
+}
+
+@test "soak: xmpp-send --lines sending 1k and 10k lines: peak RSS grows less than the bound" {
+	xu_require_tool xmpp-send
+	soak_growth soak_send_lines "xmpp-send --lines"
+}
+
+# ---------------------------------------------------------------- xmpp-listen
+
+# xmpp-listen --count N for erin; N messages from alice's bridge.
+soak_listen() {
+	local n=$1 out=$BATS_TEST_TMPDIR/listen-$1.out pid i k
+	XMPP_PASSWORD=$XU_ERIN_PASSWORD "$XU_PYTHON" "$XU_TESTS_DIR/bin/maxrss.py" "$BATS_TEST_TMPDIR/listen-$n.rss" \
+		"$XU_BIN/xmpp-listen" -a erin --count "$n" --kind message --keepalive 0 --timeout 180 \
+		</dev/null >"$out" 2>"$out.err" 3>&- &
+	pid=$!
+	_xu_track "$pid"
+	# listening once a warm-up message gets through (each one counts)
+	for i in $(seq 1 100); do
+		XMPP_PASSWORD=$XU_ALICE_PASSWORD "$XU_BIN/xmpp-send" -a alice -t chat -m "soak warm-up $i" "erin@$XU_DOMAIN" 2>/dev/null
+		grep -q 'soak warm-up' "$out" && break
+		sleep 0.1
+	done
+	grep -q 'soak warm-up' "$out" || fail "xmpp-listen did not get ready: $(cat "$out.err")"
+	sleep 0.2
+	k=$(grep -c 'soak warm-up' "$out")
+	# exactly the rest, so that nothing is left for erin's offline store
+	awk -v n="$((n - k))" -v d="$XU_DOMAIN" 'BEGIN {
+		for (i = 1; i <= n; i++)
+			printf "<message to=\"erin@%s\" type=\"chat\" id=\"l%d\"><body>soak message %d</body></message>\n", d, i, i
+		printf "<iq type=\"get\" id=\"last\" to=\"%s\"><ping xmlns=\"urn:xmpp:ping\"/></iq>\n", d
+	}' | XMPP_PASSWORD=$XU_ALICE_PASSWORD "$XU_BIN/xmpp-bind" -a alice --stdio --timeout 120 >/dev/null 2>"$out.send.err" ||
+		fail "sender failed: $(cat "$out.send.err")"
+	wait "$pid"
+	SOAK_STATUS=$?
+	SOAK_RSS=$(cat "$BATS_TEST_TMPDIR/listen-$n.rss" 2>/dev/null || echo 0)
+	[ "$SOAK_STATUS" = 0 ] || fail "xmpp-listen --count $n: exit $SOAK_STATUS: $(cat "$out.err")"
+	[ "$(wc -l <"$out")" -eq "$n" ] || fail "xmpp-listen printed $(wc -l <"$out") lines, want $n"
+}
+
+@test "soak: xmpp-listen receiving 1k and 10k messages: peak RSS grows less than the bound" {
+	xu_require_tool xmpp-listen
+	xu_require_tool xmpp-bind
+	soak_growth soak_listen "xmpp-listen receiving"
 }
