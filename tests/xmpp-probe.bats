@@ -201,7 +201,7 @@ cert_end() {
 	assert_json '(.ping.ms | type) == "number" and .ping.ms > 0'
 	assert_json '.disco.features | index("urn:xmpp:ping")'
 	assert_json '.disco.identities | any(.category == "server" and .type == "im")'
-	assert_json '.version.name == "Prosody"'
+	assert_json ".version.name == \"$XU_SERVER_SOFTWARE\""
 	assert_json '.features.post_auth | any(.name == "bind" and .ns == "urn:ietf:params:xml:ns:xmpp-bind")'
 	assert_json '.features.post_auth | any(.name == "session" and .optional == true)'
 	assert_json '[.stages[].name] | contains(["sasl","bind","ping","disco","version","close"])'

@@ -25,7 +25,7 @@
 XU_HELPERS_DIR=${XU_HELPERS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 # shellcheck source=prosody.bash
 source "$XU_HELPERS_DIR/prosody.bash"
-export XU_SERVER=ejabberd
+export XU_SERVER=ejabberd XU_SERVER_SOFTWARE=ejabberd
 
 # _ej_ctl ARGS...: ejabberdctl on our instance, as the ejabberd user.
 _ej_ctl() {
@@ -146,6 +146,7 @@ ejabberd_start() {
 		</dev/null >>"$XU_EJABBERD_DIR/logs/foreground.out" 2>&1 3>&- &
 	pid=$!
 	echo "$pid" >"$XU_TMP/ejabberd.bgpid"
+	rm -f "$XU_TMP/prosody.bgpid"
 	if ! "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$XU_C2S_PORT" "$XU_DOMAIN" "${XU_EJABBERD_START_TIMEOUT:-40}" ||
 		! "$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" wait-xmpp 127.0.0.1 "$XU_TLS_PORT" "$XU_DOMAIN" 10 --tls ||
 		! kill -0 "$pid" 2>/dev/null; then
@@ -156,6 +157,9 @@ ejabberd_start() {
 		ejabberd_stop
 		return 1
 	fi
+	# the server process itself, for tests that signal "the server" (SIGSTOP
+	# to play one that stops answering) through prosody.bgpid
+	pgrep -s "$pid" -x beam.smp | head -n 1 >"$XU_TMP/prosody.bgpid"
 }
 
 # ejabberd_stop: SIGTERM to its process group (Erlang stops cleanly on it),
@@ -164,18 +168,19 @@ ejabberd_stop() {
 	local pid i
 	pid=$(cat "$XU_TMP/ejabberd.bgpid" 2>/dev/null) || return 0
 	[ -n "$pid" ] || return 0
-	kill -TERM -- "-$pid" 2>/dev/null
+	kill -TERM -- "-$pid" 2>/dev/null || true
 	for i in $(seq 1 100); do
 		kill -0 -- "-$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL -- "-$pid" 2>/dev/null
-	rm -f "$XU_TMP/ejabberd.bgpid"
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	rm -f "$XU_TMP/ejabberd.bgpid" "$XU_TMP/prosody.bgpid"
 	# the c2s port must be free again before a restart
 	for i in $(seq 1 50); do
 		"$XU_PYTHON" -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $XU_C2S_PORT)) == 0)" && break
 		sleep 0.1
 	done
+	return 0
 }
 
 ejabberd_restart() {

@@ -220,7 +220,9 @@ prosody_restart() {
 	prosody_stop && prosody_start
 }
 
-# The server-neutral names (tests/helpers/ejabberd.bash has the same).
+# The server-neutral names (tests/helpers/ejabberd.bash has the same), and
+# the name the server gives in jabber:iq:version.
+export XU_SERVER_SOFTWARE=Prosody
 xu_server_start() { prosody_start; }
 xu_server_stop() { prosody_stop; }
 xu_server_restart() { prosody_restart; }
