@@ -3,6 +3,7 @@
 # make check      install missing Debian packages (as root), build, run the bats suite against a throwaway Prosody
 # make check SANITIZE=1   the same with AddressSanitizer + UBSan
 # make demo       show xmpp-send delivering a message on a throwaway server
+# make bench      measure xmpp-send against go-sendxmpp, sendxmpp, xmppc (bench/run; BENCH_ARGS="--runs 20")
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -67,6 +68,9 @@ demo:
 	$(MAKE) all
 	XU_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo
 
+bench: all
+	bash bench/run --xmpp-send $(CURDIR)/$(BUILD)/bin/xmpp-send $(BENCH_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
@@ -93,5 +97,5 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps deps-check check demo install uninstall clean
+.PHONY: all deps deps-check check demo bench install uninstall clean
 .SECONDARY:

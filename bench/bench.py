@@ -514,7 +514,7 @@ class Bench:
             self.raw["notes"].append("callgrind: skipped (no xmpp-send or no valgrind)")
             return
         runs = [("one message", self.xs.oneshot("bench callgrind %s" % self.nonce), None)]
-        argv = self.xs.lines()
+        argv = self.xs.lines() if self.args.callgrind == "all" else None
         if argv:
             tag = "callgrind-%s" % self.nonce
             data = "".join("L %s %d\n" % (tag, i) for i in range(1, 1001)).encode()
@@ -551,7 +551,7 @@ class Bench:
             self.raw["meta"]["load_after_lines"] = loadavg()
             if self.args.rtt_runs > 0:
                 self.phase_rtt()
-            if self.args.callgrind:
+            if self.args.callgrind != "none":
                 self.phase_callgrind()
             self.phase_floor()
         finally:
@@ -804,6 +804,9 @@ def report(raw):
                 n, cell([r["wall_ms"] for r in rs], "%.1f"), cell([r["cpu_ms"] for r in rs], "%.1f"),
                 cell([r["rss_kb"] for r in rs], "%.1f", 1 / 1024),
                 cell([r["received_ms"] for r in rs], "%.1f"), cell(fl, "%.0f"), exits(rs)))
+        for label, c in plain.get("callgrind", {}).items():
+            w("\nCallgrind, %s with PLAIN: %s instructions." % (
+                label, "{:,}".format(c["instructions"]) if c["instructions"] else "—"))
         if BASELINE in pn and "xmpp-send" in pn:
             a = {k: med([r[k] for r in plain["oneshot"] if r["tool"] == "xmpp-send"])
                  for k in ("wall_ms", "cpu_ms", "rss_kb", "received_ms")}
@@ -825,7 +828,9 @@ def main():
     p.add_argument("--line-runs", type=int, default=None, help="line-mode runs per tool and size (default: --runs)")
     p.add_argument("--lines", default="1000,10000", help="line-mode sizes, comma-separated ('' for none)")
     p.add_argument("--rtt-runs", type=int, default=3, help="capture runs per tool for round trips (0: skip)")
-    p.add_argument("--no-callgrind", dest="callgrind", action="store_false")
+    p.add_argument("--callgrind", choices=("all", "oneshot", "none"), default="all",
+                   help="callgrind runs: one message and 1,000 lines (all), one message, or none")
+    p.add_argument("--no-callgrind", dest="callgrind", action="store_const", const="none")
     p.add_argument("--no-oneshot", dest="oneshot", action="store_false")
     p.add_argument("--tools", default="xmpp-send,go-sendxmpp,sendxmpp,xmppc")
     p.add_argument("--xmpp-send", help="the xmpp-send binary")
