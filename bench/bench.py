@@ -273,6 +273,25 @@ class Arrivals:
 SPAWN = None  # bench/spawn, built by bench/run
 
 
+def proc_cpu_ms(pid):
+    """CPU time of a running process's main thread so far, in ms (0 if
+    unknown): /proc/PID/schedstat counts nanoseconds, where /proc/PID/stat
+    has 10 ms ticks. Prosody and the receiver are single-threaded."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError, TypeError):
+        return 0.0
+
+
+def server_pid():
+    try:
+        with open(os.path.join(ENV["XU_TMP"], "prosody.bgpid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def spawn_measured(argv, extra_env, stdin_path, out_path, timeout):
     """Run argv under bench/spawn; return wall/CPU/RSS/exit and the
     monotonic start time."""
@@ -372,9 +391,12 @@ class Bench:
         stdin = self.stdin_file("oneshot", data)
         out = os.path.join(self.work, "out", "%s.oneshot.%d" % (tool.name, rnd))
         os.makedirs(os.path.dirname(out), exist_ok=True)
+        srv = server_pid()
+        c0 = proc_cpu_ms(srv)
         r = spawn_measured(argv, tool.env(), stdin, out, self.args.tool_timeout)
         t = self.arrivals.wait_body(body, 10)
-        r.update(tool=tool.name, round=rnd,
+        time.sleep(0.02)  # the server's share of the logout
+        r.update(tool=tool.name, round=rnd, server_cpu_ms=proc_cpu_ms(srv) - c0,
                  received_ms=(t - r["t0"]) / 1e6 if t is not None else None)
         return r
 
@@ -384,8 +406,12 @@ class Bench:
         stdin = self.stdin_file("lines", "".join("L %s %d\n" % (tag, i) for i in range(1, n + 1)).encode())
         out = os.path.join(self.work, "out", "%s.lines%d.%d" % (tool.name, n, rnd))
         os.makedirs(os.path.dirname(out), exist_ok=True)
+        srv = server_pid()
+        c0, rc0 = proc_cpu_ms(srv), proc_cpu_ms(self.receiver.pid)
         r = spawn_measured(argv, tool.env(), stdin, out, self.args.tool_timeout)
         self.arrivals.wait_lines(tag, n, quiet=3.0, limit=60)
+        r["server_cpu_ms"] = proc_cpu_ms(srv) - c0
+        r["receiver_cpu_ms"] = proc_cpu_ms(self.receiver.pid) - rc0
         got = self.arrivals.lines.get(tag, [])
         seqs = [s for _, s in got]
         uniq = set(seqs)
@@ -477,18 +503,21 @@ class Bench:
         time.sleep(0.5)
         cap.send_signal(signal.SIGINT)
         cap.wait()
-        out = subprocess.run([tshark, "-r", pcap, "-T", "fields", "-E", "separator=,",
+        # decoded as XMPP so that tshark follows STARTTLS and shows the TLS records
+        out = subprocess.run([tshark, "-r", pcap, "-d", "tcp.port==%s,xmpp" % ENV["XU_C2S_PORT"],
+                              "-T", "fields", "-E", "separator=;",
                               "-e", "frame.time_epoch", "-e", "tcp.stream", "-e", "tcp.srcport",
                               "-e", "tcp.dstport", "-e", "tcp.len", "-e", "tcp.flags.syn",
-                              "-e", "tcp.flags.ack"],
+                              "-e", "tcp.flags.ack", "-e", "tls.record.length", "-e", "tls.handshake.type"],
                              capture_output=True, text=True).stdout
         pkts = []
         for line in out.splitlines():
-            f = line.split(",")
-            if len(f) < 7:
+            f = line.split(";")
+            if len(f) < 9:
                 continue
+            ints = lambda v: [int(x) for x in v.split(",") if x.strip().isdigit()]  # noqa: E731
             pkts.append((float(f[0]), int(f[1]), int(f[2]), int(f[3]), int(f[4] or 0),
-                         f[5] in ("1", "True"), f[6] in ("1", "True")))
+                         f[5] in ("1", "True"), f[6] in ("1", "True"), ints(f[7]), ints(f[8])))
         self.raw["rtt"] = count_flights(pkts, windows, int(ENV["XU_C2S_PORT"]), self.receiver_port)
 
     def phase_floor(self):
@@ -582,9 +611,14 @@ def callgrind_objects(path):
 
 
 def count_flights(pkts, windows, server_port, receiver_port):
-    """Client-to-server flights per sender connection, up to and including
-    the flight after which the server forwards the message to the receiver.
-    A flight is a run of client data segments with no server data between."""
+    """Protocol round trips per sender connection: client-to-server flights
+    up to and including the one after which the server forwards the message
+    to the receiver. A flight is a run of client data segments with no server
+    response between them. The TLS 1.3 session tickets the server sends right
+    after the handshake (the first records after the client's Finished, two
+    of one size, OpenSSL's default) are not a response anyone waits for: a
+    client whose next write merely comes after them (slow, or held by Nagle
+    until they ACK its Finished) is still in the same flight."""
     streams = {}
     for p in pkts:
         streams.setdefault(p[1], []).append(p)
@@ -599,20 +633,36 @@ def count_flights(pkts, windows, server_port, receiver_port):
         if not cands:
             res.append({"tool": name, "flights": None, "why": "no connection in the capture"})
             continue
-        start, sid, cport = min(cands)
+        start, sid, _ = min(cands)
         arrival = next((t for t in to_receiver if t > start), None)
         if arrival is None:
             res.append({"tool": name, "flights": None, "why": "message not seen"})
             continue
         flights, last_dir = 0, None
+        server_hello = client_after_hello = False
+        tickets_left, ticket_len, skipped = 2, None, 0
         for p in streams[sid]:
             if p[0] > arrival or p[4] == 0:
                 continue
-            d = "c" if p[3] == server_port else "s"
-            if d == "c" and last_dir != "c":
-                flights += 1
-            last_dir = d
-        res.append({"tool": name, "flights": flights, "connections": len(cands)})
+            if p[3] == server_port:
+                if server_hello:
+                    client_after_hello = True
+                if last_dir != "c":
+                    flights += 1
+                last_dir = "c"
+                continue
+            recs = list(p[7])
+            if 2 in p[8]:
+                server_hello = True
+            elif client_after_hello and tickets_left and recs:
+                while recs and tickets_left and recs[0] < 256 and ticket_len in (None, recs[0]):
+                    ticket_len = recs.pop(0)
+                    tickets_left -= 1
+                    skipped += 1
+                if not recs:
+                    continue
+            last_dir = "s"
+        res.append({"tool": name, "flights": flights, "tickets_skipped": skipped})
     return res
 
 
@@ -690,14 +740,17 @@ def report(raw):
     by = {n: [r for r in raw["oneshot"] if r["tool"] == n] for n in names}
     if names:
         w("### One message\n")
-        w("| tool | wall ms | CPU ms (user+sys) | peak RSS MB | start → received ms | exit |")
-        w("|---|---|---|---|---|---|")
+        w("| tool | wall ms | CPU ms (user+sys) | peak RSS MB | start → received ms | server CPU ms | exit |")
+        w("|---|---|---|---|---|---|---|")
         for n in names:
             rs = by[n]
-            w("| %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %s | %s | %s | %s | %s | %s |" % (
                 n, cell([r["wall_ms"] for r in rs], "%.1f"), cell([r["cpu_ms"] for r in rs], "%.1f"),
                 cell([r["rss_kb"] for r in rs], "%.1f", 1 / 1024),
-                cell([r["received_ms"] for r in rs], "%.1f"), exits(rs)))
+                cell([r["received_ms"] for r in rs], "%.1f"),
+                cell([r.get("server_cpu_ms") for r in rs], "%.1f"), exits(rs)))
+        w("\nServer CPU: Prosody's CPU time from the tool's start until 20 ms after it exited and its "
+          "message arrived (/proc/PID/schedstat).")
         if BASELINE in by:
             w("\nRatios of medians to %s:\n" % BASELINE)
             w("| tool | wall | CPU | RSS | start → received |")
@@ -723,8 +776,8 @@ def report(raw):
     if raw["lines"]:
         w("\n### Line mode (N lines on standard input, one connection)\n")
         w("| tool | lines | msg/s at the receiver | sender wall s | CPU ms | peak RSS MB | "
-          "received / lost / dup / out of order (all runs) | messages | exit |")
-        w("|---|---|---|---|---|---|---|---|---|")
+          "received / lost / dup / out of order (all runs) | messages | exit | server CPU ms | receiver CPU ms |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         sizes = sorted({r["lines"] for r in raw["lines"]})
         lnames = []
         for r in raw["lines"]:
@@ -735,14 +788,16 @@ def report(raw):
                 rs = [r for r in raw["lines"] if r["tool"] == t and r["lines"] == n]
                 if not rs:
                     continue
-                w("| %s | %d | %s | %s | %s | %s | %d / %d / %d / %d | %d | %s |" % (
+                w("| %s | %d | %s | %s | %s | %s | %d / %d / %d / %d | %d | %s | %s | %s |" % (
                     t, n, cell([r["rx_rate"] for r in rs], "%.0f"),
                     cell([r["wall_ms"] for r in rs], "%.2f", 1 / 1000),
                     cell([r["cpu_ms"] for r in rs], "%.0f"),
                     cell([r["rss_kb"] for r in rs], "%.1f", 1 / 1024),
                     sum(r["received"] for r in rs), sum(r["lost"] for r in rs),
                     sum(r["duplicated"] for r in rs), sum(r["out_of_order"] for r in rs),
-                    sum(r["messages"] for r in rs), exits(rs)))
+                    sum(r["messages"] for r in rs), exits(rs),
+                    cell([r.get("server_cpu_ms") for r in rs], "%.0f"),
+                    cell([r.get("receiver_cpu_ms") for r in rs], "%.0f")))
         w("\nmsg/s at the receiver = distinct lines received / (last arrival − sender start). "
           "'messages' = message stanzas that carried the lines.")
 
@@ -757,9 +812,11 @@ def report(raw):
         for t in rn:
             rs = [r["flights"] for r in raw["rtt"] if r["tool"] == t]
             w("| %s | %s | %d |" % (t, cell(rs, "%.0f"), len(rs)))
-        w("\nCounted in a loopback capture: runs of client data segments with no server data between them, "
-          "from the TCP connect up to and including the one after which the server forwards the message. "
-          "Protocol minimum with STARTTLS + SCRAM + bind: 9 (7 with bind and the message pipelined).")
+        w("\nCounted in a loopback capture (dumpcap, dissected by tshark): runs of client data segments with "
+          "no server response between them, from the TCP connect up to and including the one after which the "
+          "server forwards the message to the receiver; the two TLS 1.3 session tickets the server sends after "
+          "the handshake are not counted as a response. Protocol minimum with STARTTLS + SCRAM + bind: 9 "
+          "(7 with bind and the message pipelined); with PLAIN one less.")
 
     if raw["callgrind"]:
         w("\n### Callgrind (xmpp-send)\n")
@@ -791,8 +848,8 @@ def report(raw):
         w("Prosody with `disable_sasl_mechanisms` covering SCRAM, so every tool authenticates as "
           "go-sendxmpp already does by choice: this isolates what libstrophe's SCRAM-SHA-1 costs "
           "xmpp-send (the server then does the PBKDF2 itself).\n")
-        w("| tool | wall ms | CPU ms | peak RSS MB | start → received ms | flights | exit |")
-        w("|---|---|---|---|---|---|---|")
+        w("| tool | wall ms | CPU ms | peak RSS MB | start → received ms | server CPU ms | flights | exit |")
+        w("|---|---|---|---|---|---|---|---|")
         pn = []
         for r in plain["oneshot"]:
             if r["tool"] not in pn:
@@ -800,10 +857,11 @@ def report(raw):
         for n in pn:
             rs = [r for r in plain["oneshot"] if r["tool"] == n]
             fl = [r["flights"] for r in plain.get("rtt", []) if r["tool"] == n]
-            w("| %s | %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 n, cell([r["wall_ms"] for r in rs], "%.1f"), cell([r["cpu_ms"] for r in rs], "%.1f"),
                 cell([r["rss_kb"] for r in rs], "%.1f", 1 / 1024),
-                cell([r["received_ms"] for r in rs], "%.1f"), cell(fl, "%.0f"), exits(rs)))
+                cell([r["received_ms"] for r in rs], "%.1f"),
+                cell([r.get("server_cpu_ms") for r in rs], "%.1f"), cell(fl, "%.0f"), exits(rs)))
         for label, c in plain.get("callgrind", {}).items():
             w("\nCallgrind, %s with PLAIN: %s instructions." % (
                 label, "{:,}".format(c["instructions"]) if c["instructions"] else "—"))
