@@ -72,10 +72,10 @@ class Tool:
         self.work = work
 
     def available(self):
-        return shutil.which(self.cmd[0]) is not None
+        return shutil.which(self.name) is not None
 
     def version(self):
-        return ""
+        return deb_version(self.name)  # the peers' Debian packages bear their names
 
     def env(self):
         return {}
@@ -104,7 +104,6 @@ class XmppSend(Tool):
         super().__init__(work)
         self.binary = binary
         self.lines_binary = lines_binary
-        self.cmd = [binary]
         self.base = ["-C", ENV["XU_CONFIG"], "-a", "alice"]
 
     def available(self):
@@ -143,16 +142,12 @@ class XmppSend(Tool):
 
 class GoSendxmpp(Tool):
     name = "go-sendxmpp"
-    cmd = ["go-sendxmpp"]
 
     def __init__(self, work):
         super().__init__(work)
         self.rc = os.path.join(work, "go-sendxmpp.rc")
         write_private(self.rc, "username: %s\npassword: %s\njserver: 127.0.0.1\nport: %s\n" % (
             SENDER, ENV["XU_ALICE_PASSWORD"], ENV["XU_C2S_PORT"]))
-
-    def version(self):
-        return deb_version("go-sendxmpp")
 
     def env(self):
         # no CA option: Go reads SSL_CERT_FILE (and still scans /etc/ssl/certs)
@@ -167,16 +162,12 @@ class GoSendxmpp(Tool):
 
 class Sendxmpp(Tool):
     name = "sendxmpp"
-    cmd = ["sendxmpp"]
 
     def __init__(self, work):
         super().__init__(work)
         self.rc = os.path.join(work, "sendxmpp.rc")
         write_private(self.rc, "username: alice\npassword: %s\njserver: 127.0.0.1\nport: %s\n"
                       "component: %s\n" % (ENV["XU_ALICE_PASSWORD"], ENV["XU_C2S_PORT"], DOMAIN))
-
-    def version(self):
-        return deb_version("sendxmpp")
 
     def oneshot(self, body):
         return ["sendxmpp", "-f", self.rc, "-t", "-a", ENV["XU_CA"], RCPT], body.encode() + b"\n"
@@ -187,7 +178,6 @@ class Sendxmpp(Tool):
 
 class Xmppc(Tool):
     name = "xmppc"
-    cmd = ["xmppc"]
     lines_note = "no line mode"
 
     def __init__(self, work):
@@ -201,9 +191,6 @@ class Xmppc(Tool):
         # xmppc has no host/port option: it finds the server through the SRV
         # record that bench/run's DNS stub serves inside a private namespace.
         return super().available() and ENV.get("XU_BENCH_DNS") == "1"
-
-    def version(self):
-        return deb_version("xmppc")
 
     def env(self):
         return {"HOME": self.home, "SSL_CERT_FILE": ENV["XU_CA"]}
@@ -728,6 +715,11 @@ def exits(rs):
                      for c, n in sorted(((c, n) for n, c in counts.items()), reverse=True)) or "—"
 
 
+def tools_in(rows):
+    """The tool names of rows, in the order they first appear."""
+    return list(dict.fromkeys(r["tool"] for r in rows))
+
+
 def report(raw):
     m = raw["meta"]
     out = []
@@ -741,10 +733,7 @@ def report(raw):
     w("- %d interleaved runs per tool (one-shot), %d per tool and size (line mode); medians with (min–max)\n" % (
         m["runs"], m["line_runs"]))
 
-    names = []
-    for r in raw["oneshot"]:
-        if r["tool"] not in names:
-            names.append(r["tool"])
+    names = tools_in(raw["oneshot"])
     by = {n: [r for r in raw["oneshot"] if r["tool"] == n] for n in names}
     if names:
         w("### One message\n")
@@ -787,10 +776,7 @@ def report(raw):
           "received / lost / dup / out of order (all runs) | messages | exit | server CPU ms | receiver CPU ms |")
         w("|---|---|---|---|---|---|---|---|---|---|---|")
         sizes = sorted({r["lines"] for r in raw["lines"]})
-        lnames = []
-        for r in raw["lines"]:
-            if r["tool"] not in lnames:
-                lnames.append(r["tool"])
+        lnames = tools_in(raw["lines"])
         for n in sizes:
             for t in lnames:
                 rs = [r for r in raw["lines"] if r["tool"] == t and r["lines"] == n]
@@ -813,11 +799,7 @@ def report(raw):
         w("\n### Round trips before the message\n")
         w("| tool | client→server flights up to the message (median, min–max) | runs |")
         w("|---|---|---|")
-        rn = []
-        for r in raw["rtt"]:
-            if r["tool"] not in rn:
-                rn.append(r["tool"])
-        for t in rn:
+        for t in tools_in(raw["rtt"]):
             rs = [r["flights"] for r in raw["rtt"] if r["tool"] == t]
             w("| %s | %s | %d |" % (t, cell(rs, "%.0f"), len(rs)))
         w("\nCounted in a loopback capture (dumpcap, dissected by tshark): runs of client data segments with "
@@ -858,10 +840,7 @@ def report(raw):
           "xmpp-send (the server then does the PBKDF2 itself).\n")
         w("| tool | wall ms | CPU ms | peak RSS MB | start → received ms | server CPU ms | flights | exit |")
         w("|---|---|---|---|---|---|---|---|")
-        pn = []
-        for r in plain["oneshot"]:
-            if r["tool"] not in pn:
-                pn.append(r["tool"])
+        pn = tools_in(plain["oneshot"])
         for n in pn:
             rs = [r for r in plain["oneshot"] if r["tool"] == n]
             fl = [r["flights"] for r in plain.get("rtt", []) if r["tool"] == n]
