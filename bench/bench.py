@@ -111,11 +111,12 @@ class XmppSend(Tool):
 
     @staticmethod
     def describe(binary):
-        """'xmpp-send (xmpputils) 0.1.0, <binary> from git <rev>'"""
-        out = subprocess.run([binary, "-V"], capture_output=True, text=True).stdout.strip()
+        """'0.1.0 (<binary>, git <rev>)'"""
+        out = subprocess.run([binary, "-V"], capture_output=True, text=True).stdout.split("\n")[0]
         rev = subprocess.run(["git", "-C", os.path.dirname(os.path.realpath(binary)), "describe",
                               "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
-        return "%s, %s%s" % (out.split("\n")[0], binary, " from git " + rev if rev else "")
+        return "%s (%s%s)" % (out.split()[-1] if out.split() else "?", binary,
+                              ", git " + rev if rev else "")
 
     def version(self):
         v = self.describe(self.binary)
