@@ -8,6 +8,7 @@
 # make fuzz       build the libFuzzer harnesses (clang) into build-fuzz/bin
 # make fuzz-run   run each harness for FUZZ_SECONDS (default 60) on its corpus
 # make fuzz-regress  replay the seed corpus and regression inputs (any compiler)
+# make bench      measure xmpp-send against go-sendxmpp, sendxmpp, xmppc (bench/run; BENCH_ARGS="--runs 20")
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -81,6 +82,9 @@ demo:
 	$(MAKE) all
 	XU_BIN=$(CURDIR)/$(BUILD)/bin sh tests/demo
 
+bench: all
+	bash bench/run --xmpp-send $(CURDIR)/$(BUILD)/bin/xmpp-send $(BENCH_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
@@ -145,5 +149,5 @@ fuzz-regress: fuzz-drivers
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps deps-check check check-interop demo install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
+.PHONY: all deps deps-check check check-interop demo bench install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
 .SECONDARY:

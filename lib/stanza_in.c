@@ -1,5 +1,6 @@
 #include "stanza_in.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,79 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+
+#include "msg.h"
+
+/* libxml2 is loaded when the first reader is made, not at program start:
+ * linked in, it (with ICU and libstdc++ behind it) costs every run ~2.7 MB
+ * of resident memory and ~2 ms of CPU before main(), and most runs of the
+ * tools that can read XML never do (bench/RESULTS.md). The names below are
+ * libxml2's own, resolved from the loaded library. */
+static struct {
+    void *lib;
+    __typeof__(xmlCreatePushParserCtxt) *CreatePushParserCtxt;
+    __typeof__(xmlCtxtUseOptions) *CtxtUseOptions;
+    __typeof__(xmlFreeDoc) *FreeDoc;
+    __typeof__(xmlFreeParserCtxt) *FreeParserCtxt;
+    __typeof__(xmlCtxtGetLastError) *CtxtGetLastError;
+    __typeof__(xmlParseChunk) *ParseChunk;
+    __typeof__(xmlGetLineNo) *GetLineNo;
+    __typeof__(xmlStrcmp) *Strcmp;
+    __typeof__(xmlNodeGetContent) *NodeGetContent;
+    __typeof__(xmlDocGetRootElement) *DocGetRootElement;
+    __typeof__(xmlUnlinkNode) *UnlinkNode;
+    __typeof__(xmlFreeNode) *FreeNode;
+    xmlFreeFunc *Free;
+} X;
+
+static int load_libxml2(void)
+{
+    void *lib;
+
+    if (X.lib)
+        return 0;
+    lib = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        xu_warn("cannot load libxml2: %s", dlerror());
+        return -1;
+    }
+#define SYM(f) if (!(X.f = (__typeof__(X.f))dlsym(lib, "xml" #f))) goto missing
+    SYM(CreatePushParserCtxt);
+    SYM(CtxtUseOptions);
+    SYM(FreeDoc);
+    SYM(FreeParserCtxt);
+    SYM(CtxtGetLastError);
+    SYM(ParseChunk);
+    SYM(GetLineNo);
+    SYM(Strcmp);
+    SYM(NodeGetContent);
+    SYM(DocGetRootElement);
+    SYM(UnlinkNode);
+    SYM(FreeNode);
+    SYM(Free);
+#undef SYM
+    X.lib = lib;
+    return 0;
+missing:
+    xu_warn("cannot load libxml2: %s", dlerror());
+    dlclose(lib);
+    return -1;
+}
+
+#define xmlCreatePushParserCtxt X.CreatePushParserCtxt
+#define xmlCtxtUseOptions X.CtxtUseOptions
+#define xmlFreeDoc X.FreeDoc
+#define xmlFreeParserCtxt X.FreeParserCtxt
+#define xmlCtxtGetLastError X.CtxtGetLastError
+#define xmlParseChunk X.ParseChunk
+#define xmlGetLineNo X.GetLineNo
+#define xmlStrcmp X.Strcmp
+#define xmlNodeGetContent X.NodeGetContent
+#define xmlDocGetRootElement X.DocGetRootElement
+#define xmlUnlinkNode X.UnlinkNode
+#define xmlFreeNode X.FreeNode
+#undef xmlFree
+#define xmlFree (*X.Free)
 
 /* The input is parsed as the content of a synthetic root element, so that a
  * bare sequence of stanzas is one well-formed document. */
@@ -47,8 +121,11 @@ static void on_xml_error(void *ud, xmlErrorPtr e)
 
 struct xu_reader *xu_reader_new(int fd, size_t max_stanza)
 {
-    struct xu_reader *r = calloc(1, sizeof *r);
+    struct xu_reader *r;
 
+    if (load_libxml2() != 0)
+        return NULL;
+    r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->fd = fd;
