@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iq.h"
 #include "jid.h"
 #include "message.h"
 #include "msg.h"
@@ -107,38 +108,15 @@ static xmpp_stanza_t *join_presence(struct xu_session *s, const struct xu_muc_jo
     return p;
 }
 
-struct iq_wait {
-    int done;
-    int ok;
-    char error[400];
-};
-
-static int on_iq_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
-{
-    struct iq_wait *w = ud;
-    const char *type = xmpp_stanza_get_type(st);
-
-    (void)conn;
-    w->done = 1;
-    w->ok = type && strcmp(type, "result") == 0;
-    if (!w->ok)
-        xu_stanza_error_text(st, w->error, sizeof w->error);
-    return 0;
-}
-
-static int iq_done(void *ud)
-{
-    return ((struct iq_wait *)ud)->done;
-}
-
 /* Unlock a room we just created with the default configuration. */
 static int make_instant(struct xu_session *s, const char *room, struct xu_error *err)
 {
-    struct iq_wait w = {0, 0, ""};
-    char *id = xu_session_new_id(s);
-    xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "set", id), *q, *x;
+    char *id = xu_session_new_id(s), why[400];
+    xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "set", id), *q, *x, *reply = NULL;
+    const char *type;
     int rc;
 
+    free(id);
     xmpp_stanza_set_to(iq, room);
     q = xmpp_stanza_new(s->ctx);
     xmpp_stanza_set_name(q, "query");
@@ -151,18 +129,18 @@ static int make_instant(struct xu_session *s, const char *room, struct xu_error 
     xmpp_stanza_add_child(iq, q);
     xmpp_stanza_release(x);
     xmpp_stanza_release(q);
-    xmpp_id_handler_add(s->conn, on_iq_reply, id, &w);
-    xu_session_send(s, iq);
+    rc = xu_iq_request(s, iq, s->deadline > 0 ? s->deadline : xu_now() + 86400, &reply, err);
     xmpp_stanza_release(iq);
-    rc = xu_session_run(s, iq_done, &w, err);
-    if (rc)
-        xmpp_id_handler_delete(s->conn, on_iq_reply, id);
-    free(id);
     if (rc)
         return rc;
-    if (!w.ok)
+    type = xmpp_stanza_get_type(reply);
+    if (!type || strcmp(type, "result") != 0) {
+        xu_stanza_error_text(reply, why, sizeof why);
+        xmpp_stanza_release(reply);
         return xu_error_set(err, XU_EX_PROTOCOL, "room %s was created but could not be unlocked: %s",
-                            room, w.error);
+                            room, why);
+    }
+    xmpp_stanza_release(reply);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include <libxml/parser.h>
 
+#include "iq.h"
 #include "message.h"
 #include "msg.h"
 #include "probe_conn.h"
@@ -16,40 +17,20 @@
 
 #define NS_STREAMS "http://etherx.jabber.org/streams"
 
-struct iq_wait {
-    int done;
-    xmpp_stanza_t *reply;
-};
-
-static int on_iq_reply(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *ud)
-{
-    struct iq_wait *w = ud;
-
-    (void)conn;
-    w->done = 1;
-    w->reply = xmpp_stanza_copy(stanza);
-    return 0;
-}
-
-static int iq_done(void *ud)
-{
-    return ((struct iq_wait *)ud)->done;
-}
-
 /* An iq get with an empty <query xmlns=ns/> to `to`; *reply (caller
  * releases) is the answer, result or error. */
 static int iq_query(struct xu_session *s, const char *to, const char *ns, xmpp_stanza_t **reply,
                     struct xu_error *err)
 {
-    struct iq_wait w = {0, NULL};
     xmpp_stanza_t *iq, *q;
     char *id = xu_session_new_id(s);
     int rc;
 
+    *reply = NULL;
     iq = id ? xmpp_iq_new(s->ctx, "get", id) : NULL;
     q = xmpp_stanza_new(s->ctx);
+    free(id);
     if (!iq || !q) {
-        free(id);
         if (iq)
             xmpp_stanza_release(iq);
         if (q)
@@ -61,14 +42,8 @@ static int iq_query(struct xu_session *s, const char *to, const char *ns, xmpp_s
     xmpp_stanza_add_child(iq, q);
     xmpp_stanza_release(q);
     xmpp_stanza_set_to(iq, to);
-    xmpp_id_handler_add(s->conn, on_iq_reply, id, &w);
-    xu_session_send(s, iq);
+    rc = xu_iq_request(s, iq, s->deadline > 0 ? s->deadline : xu_now() + 86400, reply, err);
     xmpp_stanza_release(iq);
-    rc = xu_session_run(s, iq_done, &w, err);
-    if (rc)
-        xmpp_id_handler_delete(s->conn, on_iq_reply, id);
-    free(id);
-    *reply = w.reply;
     return rc;
 }
 
