@@ -391,6 +391,17 @@ static void forget_rooms(struct run *r)
 }
 
 /* Connect, say we are here, join the rooms: ready to listen. */
+/* Inside the connect callback, so that nothing the server sends right after
+ * binding is missed; before any presence, as stored messages arrive as soon
+ * as we are available. */
+static void install_handlers(struct xu_session *s, void *ud)
+{
+    struct run *r = ud;
+
+    xmpp_handler_add(s->conn, on_stanza, NULL, NULL, NULL, r);
+    xu_responder_install(s, &r->responder);
+}
+
 static int connect_and_setup(struct run *r, struct xu_error *err)
 {
     struct xu_muc_join j;
@@ -401,12 +412,10 @@ static int connect_and_setup(struct run *r, struct xu_error *err)
     if (r->run_deadline > 0 && r->run_deadline < deadline)
         deadline = r->run_deadline;
     forget_rooms(r);
+    xu_session_on_ready(install_handlers, r);
     rc = xu_session_open(&r->s, &r->conn_opts, deadline, err);
     if (rc)
         return rc;
-    /* before any presence: stored messages arrive as soon as we are available */
-    xmpp_handler_add(r->s.conn, on_stanza, NULL, NULL, NULL, r);
-    xu_responder_install(&r->s, &r->responder);
     xu_keepalive_start(&r->keepalive, &r->s, r->lo->keepalive);
     if (!r->s.is_component) {
         if (!r->lo->no_presence)

@@ -369,6 +369,15 @@ static void on_log(void *ud, xmpp_log_level_t level, const char *area, const cha
 
 static void restore_cert_file(void);
 
+static void (*ready_hook)(struct xu_session *s, void *ud);
+static void *ready_hook_ud;
+
+void xu_session_on_ready(void (*fn)(struct xu_session *s, void *ud), void *ud)
+{
+    ready_hook = fn;
+    ready_hook_ud = ud;
+}
+
 /* ---- libstrophe callbacks ---- */
 
 static int on_sockopt(xmpp_conn_t *conn, void *sockp)
@@ -623,6 +632,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
         jid = s->is_component ? s->opts->component : xmpp_conn_get_bound_jid(conn);
         free(s->bound_jid);
         s->bound_jid = jid ? strdup(jid) : NULL;
+        if (ready_hook)
+            ready_hook(s, ready_hook_ud);
         xu_trace_info(s->trace, "session ready as %s", jid ? jid : "?");
     } else if (ev == XMPP_CONN_DISCONNECT || ev == XMPP_CONN_FAIL) {
         restore_cert_file();

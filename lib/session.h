@@ -89,6 +89,12 @@ int xu_session_open(struct xu_session *s, const struct xu_opts *opts, double dea
 int xu_session_start(struct xu_session *s, const struct xu_opts *opts, double deadline,
                      struct xu_error *err);
 
+/* Call fn(s, ud) inside libstrophe's connect callback of every session opened
+ * from now on, the moment it is ready: handlers added there see every stanza,
+ * even one that arrives in the same read as the end of negotiation (after
+ * xu_session_open returns it may already have been dispatched). NULL: none. */
+void xu_session_on_ready(void (*fn)(struct xu_session *s, void *ud), void *ud);
+
 /* Change the deadline (absolute; 0 = none). */
 void xu_session_set_deadline(struct xu_session *s, double deadline);
 

@@ -78,7 +78,12 @@ teardown() {
 }
 
 @test "misbehave: SASL that stalls after <auth/> (SCRAM): 75 at the deadline" {
-	mb_case sasl-stall 3
+	# libstrophe 0.12.2 frees its SCRAM state only when the exchange completes,
+	# so a run that ends during SASL leaks it (no secret inside; see
+	# tests/valgrind.supp). LeakSanitizer cannot tell that allocation apart
+	# (libstrophe has no frame pointers), so it is off for this one case;
+	# the valgrind run still checks it with a suppression for exactly that.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" mb_case sasl-stall 3
 }
 
 @test "misbehave: a 10 MB stanza from the server is survived" {
