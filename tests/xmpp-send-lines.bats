@@ -39,7 +39,7 @@ load helpers/send-stream
 	# the other half keeps coming while the server is away
 	(
 		wait_file_match "$BATS_TEST_TMPDIR/mid" . 30 && prosody_restart
-		touch "$BATS_TEST_TMPDIR/restarted"
+		echo done >"$BATS_TEST_TMPDIR/restarted"
 	) 3>&- &
 	_xu_track $!
 	producer() {
@@ -56,7 +56,8 @@ load helpers/send-stream
 	assert_status 0
 	assert_stderr_matches 'reconnecting'
 	assert_stderr_matches '2000 lines delivered .* over 2 connection'
-	[ -e "$BATS_TEST_TMPDIR/restarted" ] || fail "the server was not restarted"
+	# the tool can be done before prosody_restart has seen the new server ready
+	wait_file_match "$BATS_TEST_TMPDIR/restarted" done 60 || fail "the server was not restarted"
 	# carol was offline: everything waits in offline storage
 	start_receiver r carol --offline --count 100000 --timeout 60
 	assert_lines_arrived r "$tag" 1 2000
