@@ -111,6 +111,8 @@ load helpers/send-stream
 	tag=$(send_tag)
 	start_receiver r bob --count 2
 	producer() {
+		# the window is timing: start it once logged in (slow under valgrind)
+		wait_file_match "$BATS_TEST_TMPDIR/trace" '^\* session ready' 60
 		for i in 1 2 3 4 5; do
 			echo "$tag $i"
 			sleep 0.1
@@ -118,7 +120,7 @@ load helpers/send-stream
 		sleep 2.5
 		echo "$tag 6"
 	}
-	xsend -v -l --batch 1.5s "bob@$XU_DOMAIN" < <(producer)
+	xsend -v -l --batch 1.5s --trace "$BATS_TEST_TMPDIR/trace" "bob@$XU_DOMAIN" < <(producer)
 	assert_status 0
 	wait_receiver r
 	assert_recv r "[.[].body] == [\"$tag 1\n$tag 2\n$tag 3\n$tag 4\n$tag 5\", \"$tag 6\"]"
