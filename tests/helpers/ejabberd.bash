@@ -209,17 +209,6 @@ prosody_log_since_mark() {
 	skip "needs Prosody's log (mod_xu_test); this run is against ejabberd"
 }
 
-_ej_watchdog() {
-	local owner=$1
-	(
-		trap '' HUP INT
-		while kill -0 "$owner" 2>/dev/null && [ -d "$XU_TMP" ]; do
-			sleep 2
-		done
-		ejabberd_stop
-	) </dev/null >/dev/null 2>&1 3>&- &
-}
-
 # xu_server_setup [OWNER_PID]: everything; ejabberd is stopped if OWNER_PID dies.
 xu_server_setup() {
 	local owner=${1:-$$} ports u
@@ -267,7 +256,7 @@ xu_server_setup() {
 			{ cat "$XU_EJABBERD_DIR/logs/register.log" >&2; _xu_die "ejabberdctl could not register $u"; return 1; }
 	done
 	_xu_write_client_config
-	_ej_watchdog "$owner"
+	_xu_watchdog "$owner" # (prosody.bash's: its prosody_stop is ejabberd_stop here)
 }
 
 xu_server_teardown() {
