@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "jid.h"
@@ -600,8 +601,17 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
                                              : "connection closed");
         return;
     case XU_PHASE_READY:
-        xu_error_set(e, XU_EX_TEMPFAIL, "connection to %s lost%s%s", s->connect_target,
-                     error ? ": " : "", error ? strerror(error) : "");
+        /* over TLS, error is an SSL_get_error() code, not an errno (a close
+         * without close_notify read as "Operation not permitted") */
+        if (s->opts->tls != XU_TLS_OFF && !s->is_component)
+            xu_error_set(e, XU_EX_TEMPFAIL, "connection to %s lost%s", s->connect_target,
+                         error == SSL_ERROR_ZERO_RETURN ? ": the server closed the TLS session"
+                         : error == SSL_ERROR_SYSCALL   ? ": the connection was reset or closed"
+                         : error      ? ": the connection was closed (TLS)"
+                                      : "");
+        else
+            xu_error_set(e, XU_EX_TEMPFAIL, "connection to %s lost%s%s", s->connect_target,
+                         error ? ": " : "", error ? strerror(error) : "");
         return;
     default:
         return;

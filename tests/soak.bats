@@ -48,17 +48,22 @@ soak_growth() {
 	[ $((r10 - r1)) -le "$SOAK_BOUND_KB" ] || fail "$label grew by $((r10 - r1)) KiB from 1k to 10k stanzas"
 }
 
+# soak_messages N TO TYPE: N <message/> lines to TO, then a ping to wait for.
+soak_messages() {
+	awk -v n="$1" -v to="$2" -v type="$3" -v d="$XU_DOMAIN" 'BEGIN {
+		for (i = 1; i <= n; i++)
+			printf "<message to=\"%s\" type=\"%s\" id=\"s%d\"><body>soak message %d</body></message>\n", to, type, i, i
+		printf "<iq type=\"get\" id=\"last\" to=\"%s\"><ping xmlns=\"urn:xmpp:ping\"/></iq>\n", d
+	}'
+}
+
 # ---------------------------------------------------------------- xmpp-bind
 
 # N headline messages to an account that is not online (the server drops
 # them: nothing piles up server-side), then one ping to wait for.
 soak_bind_send() {
 	local n=$1 in=$BATS_TEST_TMPDIR/send-$1.xml
-	awk -v n="$n" -v d="$XU_DOMAIN" 'BEGIN {
-		for (i = 1; i <= n; i++)
-			printf "<message to=\"dave@%s\" type=\"headline\" id=\"s%d\"><body>soak message %d</body></message>\n", d, i, i
-		printf "<iq type=\"get\" id=\"last\" to=\"%s\"><ping xmlns=\"urn:xmpp:ping\"/></iq>\n", d
-	}' >"$in"
+	soak_messages "$n" "dave@$XU_DOMAIN" headline >"$in"
 	XMPP_PASSWORD=$XU_ALICE_PASSWORD soak_measure "bind-send-$n" \
 		"$XU_BIN/xmpp-bind" -a alice --stdio --timeout 120 <"$in" >"$BATS_TEST_TMPDIR/send-$n.out" 2>"$BATS_TEST_TMPDIR/send-$n.err"
 	[ "$SOAK_STATUS" = 0 ] || fail "xmpp-bind --stdio sending $n: exit $SOAK_STATUS: $(cat "$BATS_TEST_TMPDIR/send-$n.err")"
@@ -79,11 +84,7 @@ soak_bind_receive() {
 		grep -q '^<presence ' "$out" && break
 		sleep 0.05
 	done
-	awk -v n="$n" -v d="$XU_DOMAIN" 'BEGIN {
-		for (i = 1; i <= n; i++)
-			printf "<message to=\"erin@%s\" type=\"chat\" id=\"r%d\"><body>soak message %d</body></message>\n", d, i, i
-		printf "<iq type=\"get\" id=\"last\" to=\"%s\"><ping xmlns=\"urn:xmpp:ping\"/></iq>\n", d
-	}' | XMPP_PASSWORD=$XU_ALICE_PASSWORD "$XU_BIN/xmpp-bind" -a alice --stdio --timeout 120 >/dev/null 2>"$out.send.err" ||
+	soak_messages "$n" "erin@$XU_DOMAIN" chat | XMPP_PASSWORD=$XU_ALICE_PASSWORD "$XU_BIN/xmpp-bind" -a alice --stdio --timeout 120 >/dev/null 2>"$out.send.err" ||
 		fail "sender failed: $(cat "$out.send.err")"
 	for i in $(seq 1 1200); do
 		got=$(grep -c '^<message .*soak message' "$out" || true)
@@ -145,11 +146,7 @@ soak_listen() {
 	sleep 0.2
 	k=$(grep -c 'soak warm-up' "$out")
 	# exactly the rest, so that nothing is left for erin's offline store
-	awk -v n="$((n - k))" -v d="$XU_DOMAIN" 'BEGIN {
-		for (i = 1; i <= n; i++)
-			printf "<message to=\"erin@%s\" type=\"chat\" id=\"l%d\"><body>soak message %d</body></message>\n", d, i, i
-		printf "<iq type=\"get\" id=\"last\" to=\"%s\"><ping xmlns=\"urn:xmpp:ping\"/></iq>\n", d
-	}' | XMPP_PASSWORD=$XU_ALICE_PASSWORD "$XU_BIN/xmpp-bind" -a alice --stdio --timeout 120 >/dev/null 2>"$out.send.err" ||
+	soak_messages "$((n - k))" "erin@$XU_DOMAIN" chat | XMPP_PASSWORD=$XU_ALICE_PASSWORD "$XU_BIN/xmpp-bind" -a alice --stdio --timeout 120 >/dev/null 2>"$out.send.err" ||
 		fail "sender failed: $(cat "$out.send.err")"
 	wait "$pid"
 	SOAK_STATUS=$?

@@ -103,9 +103,12 @@ assert_posted_after_join() {
 	xsend --muc --room-password-file "$BATS_TEST_TMPDIR/roompw" -m "with password" \
 		--trace "$BATS_TEST_TMPDIR/trace" "$room"
 	assert_status 0
-	# the room echoed the post back to us: it was accepted
-	grep -q "^S: <message.*from=\"$room/alice\".*<body>with password</body>" "$BATS_TEST_TMPDIR/trace" ||
-		fail "no echo of the post from the room"
+	# the room echoed the post back to us: it was accepted (ejabberd's MUC
+	# may echo after the round trip that ends the run: Prosody only)
+	if [ "$XU_SERVER" = prosody ]; then
+		grep -q "^S: <message.*from=\"$room/alice\".*<body>with password</body>" "$BATS_TEST_TMPDIR/trace" ||
+			fail "no echo of the post from the room"
+	fi
 }
 
 @test "muc: nickname in use: retries once with a suffix" {

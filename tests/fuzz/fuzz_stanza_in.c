@@ -17,29 +17,25 @@ static void round_trip(xmpp_stanza_t *st)
 {
     struct xu_error err = {0, ""};
     xmpp_stanza_t *again = NULL;
-    char *line = xu_stanza_xml_line(st), *line2, *c1, *c2;
+    char *line = xu_stanza_xml_line(st), *line2;
 
     FUZZ_CHECK(line != NULL, "a parsed stanza does not serialise");
     FUZZ_CHECK(!strpbrk(line, "\r\n"), "raw newline in the output line: %s", line);
     /* the line stands on its own: its top element names its namespace */
     FUZZ_CHECK(memmem(line, strcspn(line, ">"), " xmlns=\"", 8) != NULL,
                "no namespace on the top element: %s", line);
-    if (xu_stanza_from_string(ctx, line, &again, &err) != 0 && strstr(err.msg, "is not a valid URI")) {
+    if (xu_stanza_from_string(ctx, line, &again, &err) != 0 && strstr(line, "&amp;#")) {
         /* libxml2 2.9 keeps a character reference in a namespace URI as
-         * written the first time and checks the expanded one the second:
-         * a libxml2 quirk for namespace names no server uses */
+         * written (&#38; stays "&#38;") the first time and checks the
+         * expanded one the second: a libxml2 quirk for namespace names no
+         * server uses */
         free(line);
         return;
     }
     FUZZ_CHECK(again != NULL, "the output line does not read back: %s: %s", err.msg, line);
     line2 = xu_stanza_xml_line(again);
     FUZZ_CHECK(line2 != NULL, "the stanza read back does not serialise");
-    c1 = fuzz_canon(st);
-    c2 = fuzz_canon(again);
-    FUZZ_CHECK(strcmp(c1, c2) == 0, "changed on the way:\n  %s\n  %s\n  %s\n  %s", line, line2,
-               c1, c2);
-    free(c1);
-    free(c2);
+    fuzz_check_same(st, again, line);
     free(line2);
     xmpp_stanza_release(again);
     free(line);

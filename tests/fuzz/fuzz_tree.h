@@ -273,4 +273,14 @@ static char *fuzz_canon(xmpp_stanza_t *st)
     return b.p;
 }
 
+/* The tree read back from line is the tree that was written. */
+static void fuzz_check_same(xmpp_stanza_t *st, xmpp_stanza_t *back, const char *line)
+{
+    char *c1 = fuzz_canon(st), *c2 = fuzz_canon(back);
+
+    FUZZ_CHECK(strcmp(c1, c2) == 0, "changed on the way:\n  %s\n  %s\n  %s", line, c1, c2);
+    free(c1);
+    free(c2);
+}
+
 #endif

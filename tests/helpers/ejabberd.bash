@@ -162,12 +162,19 @@ ejabberd_start() {
 	pgrep -s "$pid" -x beam.smp | head -n 1 >"$XU_TMP/prosody.bgpid"
 }
 
-# ejabberd_stop: SIGTERM to its process group (Erlang stops cleanly on it),
-# SIGKILL after 10 s.
+# ejabberd_stop: `ejabberdctl stop` (a clean shutdown: sessions get
+# <system-shutdown/>, as from Prosody on SIGTERM), then SIGTERM to its process
+# group, SIGKILL after 10 s.
 ejabberd_stop() {
 	local pid i
 	pid=$(cat "$XU_TMP/ejabberd.bgpid" 2>/dev/null) || return 0
 	[ -n "$pid" ] || return 0
+	timeout 15 bash -c "$(declare -f _ej_ctl); XU_EJABBERD_DIR='$XU_EJABBERD_DIR' _ej_ctl stop" \
+		</dev/null >>"$XU_EJABBERD_DIR/logs/stop.log" 2>&1 3>&- || true
+	for i in $(seq 1 100); do
+		kill -0 -- "-$pid" 2>/dev/null || break
+		sleep 0.1
+	done
 	kill -TERM -- "-$pid" 2>/dev/null || true
 	for i in $(seq 1 100); do
 		kill -0 -- "-$pid" 2>/dev/null || break
@@ -200,17 +207,6 @@ prosody_log_mark() {
 }
 prosody_log_since_mark() {
 	skip "needs Prosody's log (mod_xu_test); this run is against ejabberd"
-}
-
-_ej_watchdog() {
-	local owner=$1
-	(
-		trap '' HUP INT
-		while kill -0 "$owner" 2>/dev/null && [ -d "$XU_TMP" ]; do
-			sleep 2
-		done
-		ejabberd_stop
-	) </dev/null >/dev/null 2>&1 3>&- &
 }
 
 # xu_server_setup [OWNER_PID]: everything; ejabberd is stopped if OWNER_PID dies.
@@ -260,7 +256,7 @@ xu_server_setup() {
 			{ cat "$XU_EJABBERD_DIR/logs/register.log" >&2; _xu_die "ejabberdctl could not register $u"; return 1; }
 	done
 	_xu_write_client_config
-	_ej_watchdog "$owner"
+	_xu_watchdog "$owner" # (prosody.bash's: its prosody_stop is ejabberd_stop here)
 }
 
 xu_server_teardown() {
