@@ -162,7 +162,7 @@ version:
 
 dist:
 	@set -e; stage=$$(mktemp -d "$${TMPDIR:-/tmp}/xu-dist.XXXXXX"); trap 'rm -rf "$$stage"' EXIT; \
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ]; then \
 	  git ls-files; \
 	elif [ -f MANIFEST ]; then \
 	  cat MANIFEST; \
@@ -171,7 +171,9 @@ dist:
 	  if [ -e "$$f" ]; then printf '%s\n' "$$f"; fi; \
 	done >"$$stage/list"; \
 	[ -s "$$stage/list" ] || { echo "make dist: no file list (neither a git checkout nor an unpacked tarball with its MANIFEST)" >&2; exit 1; }; \
-	epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || stat -c %Y MANIFEST)}; \
+	if [ -f MANIFEST ] && [ "$$(git rev-parse --show-toplevel 2>/dev/null)" != "$$(pwd -P)" ]; then \
+	  epoch=$${SOURCE_DATE_EPOCH:-$$(stat -c %Y MANIFEST)}; \
+	else epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)}; fi; \
 	mkdir "$$stage/$(DIST_NAME)"; \
 	tar -cf - -T "$$stage/list" | tar -xf - -C "$$stage/$(DIST_NAME)"; \
 	cp "$$stage/list" "$$stage/$(DIST_NAME)/MANIFEST"; echo MANIFEST >>"$$stage/$(DIST_NAME)/MANIFEST"; \
@@ -182,13 +184,15 @@ dist:
 
 # make deb: the package built the way a Debian maintainer would, from the
 # release tarball unpacked in $(DEB_DIR) (so the tarball is proven complete
-# and nothing lands beside the source tree): the .deb and .changes end up in
-# $(DEB_DIR). Needs debhelper and the Build-Depends of debian/control.
+# and nothing lands beside the source tree): source and binary packages, so
+# that lintian can check both; the .dsc, .deb and .changes end up in
+# $(DEB_DIR). Needs debhelper and the Build-Depends of debian/control. This
+# make's variables (SANITIZE=1, -j) do not reach the package build.
 deb:
 	@set -e; rm -rf $(DEB_DIR); mkdir -p $(DEB_DIR); \
 	$(MAKE) -s dist DIST_DIR=$(abspath $(DEB_DIR)) >/dev/null; \
 	cd $(DEB_DIR) && tar -xzf $(DIST_NAME).tar.gz && cd $(DIST_NAME) && \
-	dpkg-buildpackage -us -uc -b; \
+	unset MAKEFLAGS MFLAGS MAKELEVEL && dpkg-buildpackage -us -uc; \
 	ls $(abspath $(DEB_DIR))/*.deb
 
 clean:
