@@ -186,8 +186,9 @@ dist:
 # release tarball unpacked in $(DEB_DIR) (so the tarball is proven complete
 # and nothing lands beside the source tree): source and binary packages, so
 # that lintian can check both; the .dsc, .deb and .changes end up in
-# $(DEB_DIR). Needs debhelper and the Build-Depends of debian/control. This
-# make's variables (SANITIZE=1, -j) do not reach the package build.
+# $(DEB_DIR), which is emptied first. Needs debhelper and the Build-Depends
+# of debian/control. This make's variables (SANITIZE=1, -j) do not reach the
+# package build.
 deb:
 	@set -e; rm -rf $(DEB_DIR); mkdir -p $(DEB_DIR); \
 	$(MAKE) -s dist DIST_DIR=$(abspath $(DEB_DIR)) >/dev/null; \
