@@ -19,7 +19,8 @@ setup_file() {
 	PKG_VERSION=$(env -u MAKEFLAGS -u MAKELEVEL make -s -C "$root" version)
 	export PKG_VERSION
 	# the make running this suite (make check SANITIZE=1, -j) must not leak in
-	if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$root" deb DEB_DIR="$PKG_DIR" >"$PKG_LOG" 2>&1; then
+	# bounded like every child of the suite: a hung build fails instead of hanging the run
+	if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout -k 10 600 make -C "$root" deb DEB_DIR="$PKG_DIR" >"$PKG_LOG" 2>&1; then
 		mkdir -p "$PKG_ROOT"
 		dpkg -x "$PKG_DIR/xmpputils_${PKG_VERSION}_$(dpkg --print-architecture).deb" "$PKG_ROOT" >>"$PKG_LOG" 2>&1 ||
 			echo "dpkg -x failed" >>"$PKG_LOG"
@@ -87,7 +88,7 @@ teardown() {
 	grep -q 'dpkg-buildpackage: info: full upload' "$PKG_LOG" || fail "dpkg-buildpackage did not finish"
 	# debian/rules' build-time check: the built tools report the changelog's version
 	grep -qx "xmpp-send (xmpputils) $PKG_VERSION" "$PKG_LOG" || fail "dh_auto_test's version check did not run"
-	run lintian --fail-on error,warning --display-info \
+	run timeout -k 10 300 lintian --fail-on error,warning --display-info \
 		"$PKG_DIR/xmpputils_${PKG_VERSION}_$(dpkg --print-architecture).changes"
 	printf '# lintian: %s\n' "$output"
 	[ "$status" = 0 ] || fail "lintian exit $status"
@@ -142,13 +143,13 @@ teardown() {
 }
 
 @test "installed: man renders xmpp-send(1) and xmpputils(5) from the package's man directory" {
-	run env MANPATH="$PKG_ROOT/usr/share/man" MANWIDTH=80 LC_ALL=C.UTF-8 man xmpp-send
+	run timeout 60 env MANPATH="$PKG_ROOT/usr/share/man" MANWIDTH=80 LC_ALL=C.UTF-8 man xmpp-send
 	assert_success
 	assert_line --regexp '^XMPP-SEND\(1\)'
 	assert_line --regexp '^ +xmpp-send .* send XMPP messages'
 	assert_line --regexp '^ +-l, --lines'
 	assert_line --regexp '^EXIT STATUS'
-	run env MANPATH="$PKG_ROOT/usr/share/man" MANWIDTH=80 LC_ALL=C.UTF-8 man 5 xmpputils
+	run timeout 60 env MANPATH="$PKG_ROOT/usr/share/man" MANWIDTH=80 LC_ALL=C.UTF-8 man 5 xmpputils
 	assert_success
 	assert_line --regexp '^XMPPUTILS\(5\)'
 	assert_line --regexp 'configuration file'
@@ -157,7 +158,7 @@ teardown() {
 @test "installed: bash completion loads the package's file the standard way and offers --lines" {
 	[ -f /usr/share/bash-completion/bash_completion ] || fail "bash-completion is not installed (tests/install-deps)"
 	# bash-completion looks in each XDG_DATA_DIRS entry's bash-completion/completions
-	run env -i PATH="$PATH" HOME="$BATS_TEST_TMPDIR" BASH_COMPLETION_USER_DIR=/nonexistent \
+	run timeout 60 env -i PATH="$PATH" HOME="$BATS_TEST_TMPDIR" BASH_COMPLETION_USER_DIR=/nonexistent \
 		XDG_DATA_DIRS="$PKG_ROOT/usr/share" bash --norc --noprofile -c '
 		. /usr/share/bash-completion/bash_completion || exit 3
 		__load_completion xmpp-send || { echo "no completion for xmpp-send found"; exit 4; }
@@ -171,7 +172,7 @@ teardown() {
 
 @test "install: make install DESTDIR=… PREFIX=… stages tools, man 1 and 5 and completions; make uninstall removes them" {
 	local tree=$PKG_DIR/xmpputils-$PKG_VERSION stage=$BATS_TEST_TMPDIR/stage p=/opt/xu t f missing=""
-	run env -u MAKEFLAGS -u MAKELEVEL make -C "$tree" install DESTDIR="$stage" PREFIX="$p"
+	run timeout 300 env -u MAKEFLAGS -u MAKELEVEL make -C "$tree" install DESTDIR="$stage" PREFIX="$p"
 	assert_success
 	for t in "${TOOLS[@]}"; do
 		for f in bin/$t share/man/man1/$t.1 share/bash-completion/completions/$t \
@@ -186,7 +187,7 @@ teardown() {
 	assert_output ""
 	run "$stage$p/bin/xmpp-send" --version
 	assert_output "xmpp-send (xmpputils) $PKG_VERSION"
-	run env -u MAKEFLAGS -u MAKELEVEL make -C "$tree" uninstall DESTDIR="$stage" PREFIX="$p"
+	run timeout 60 env -u MAKEFLAGS -u MAKELEVEL make -C "$tree" uninstall DESTDIR="$stage" PREFIX="$p"
 	assert_success
 	run find "$stage" -type f
 	assert_output ""

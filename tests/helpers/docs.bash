@@ -7,7 +7,7 @@
 # (SHORT is "-" when there is none). Option lines are those that start with
 # blanks and a dash: "  -a, --account NAME  ..." or "      --host HOST  ...".
 docs_help_options() {
-	"$1" --help | sed -nE 's/^ +((-[A-Za-z0-9]), )?(--[a-z0-9][a-z0-9-]*).*/\2 \3/p' |
+	timeout 30 "$1" --help | sed -nE 's/^ +((-[A-Za-z0-9]), )?(--[a-z0-9][a-z0-9-]*).*/\2 \3/p' |
 		sed -E 's/^ /- /' | sort -u
 }
 
@@ -40,7 +40,7 @@ docs_missing() {
 # one word per line (the function the file registers, run as bash would).
 docs_bash_offers() {
 	local tool=$1 root=$2
-	env -i PATH="$PATH" HOME=/nonexistent bash --norc --noprofile -c '
+	timeout 60 env -i PATH="$PATH" HOME=/nonexistent bash --norc --noprofile -c '
 		[ -f /usr/share/bash-completion/bash_completion ] &&
 			. /usr/share/bash-completion/bash_completion
 		. "$1" || exit 1
