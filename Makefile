@@ -94,8 +94,11 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
-	for f in man/*.1; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANDIR)/man1; done; true
-	for f in man/*.5; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANDIR)/man5; done; true
+	# the installed pages name the release in their footer (.Os), from VERSION
+	for f in man/*.1 man/*.5; do [ -f "$$f" ] || continue; \
+	  d=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#man/}; \
+	  sed 's/^\.Os$$/.Os xmpputils $(VERSION)/' "$$f" >"$$d" && chmod 644 "$$d" || exit 1; \
+	done
 	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	for t in $(TOOLS); do \
 	  [ -f completions/bash/$$t ] && install -m 644 completions/bash/$$t $(DESTDIR)$(BASHCOMPDIR)/$$t; \

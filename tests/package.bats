@@ -149,6 +149,8 @@ teardown() {
 	assert_line --regexp '^ +xmpp-send .* send XMPP messages'
 	assert_line --regexp '^ +-l, --lines'
 	assert_line --regexp '^EXIT STATUS'
+	# the footer names the release (make install writes VERSION into .Os)
+	assert_line --regexp "^xmpputils ${PKG_VERSION//./\\.} +[A-Z][a-z]+ [0-9]+, [0-9]{4}"
 	run timeout 60 env MANPATH="$PKG_ROOT/usr/share/man" MANWIDTH=80 LC_ALL=C.UTF-8 man 5 xmpputils
 	assert_success
 	assert_line --regexp '^XMPPUTILS\(5\)'
