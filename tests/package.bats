@@ -30,7 +30,10 @@ setup_file() {
 }
 
 setup() {
-	if grep -q -e '^make deb failed' -e '^dpkg -x failed' "$PKG_LOG"; then
+	# the "source:" tests read the source tree only, and say what is wrong
+	# even when that is why the package did not build
+	if [[ $BATS_TEST_DESCRIPTION != source:* ]] &&
+		grep -q -e '^make deb failed' -e '^dpkg -x failed' "$PKG_LOG"; then
 		sed 's/^/# /' "$PKG_LOG" | tail -n 40
 		fail "make deb did not produce an installable package (its log is above)"
 	fi
@@ -47,19 +50,25 @@ teardown() {
 	xu_common_teardown
 }
 
-@test "package: one version: Makefile, debian/changelog, the tarball, the package and every tool's --version agree" {
+@test "source: debian/changelog's version is the Makefile's VERSION and each built tool's --version" {
 	local v t
 	[[ $PKG_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "make version printed '$PKG_VERSION'"
 	v=$(dpkg-parsechangelog -l "$PKG_SRC/debian/changelog" -SVersion)
 	[ "$v" = "$PKG_VERSION" ] || fail "debian/changelog has $v, the Makefile $PKG_VERSION"
+	for t in "${TOOLS[@]}"; do
+		run "$XU_BIN/$t" --version
+		assert_success
+		assert_output "$t (xmpputils) $PKG_VERSION"
+	done
+}
+
+@test "package: one version: the tarball, the package and every installed tool's --version are the Makefile's" {
+	local v t
 	[ -f "$PKG_DIR/xmpputils-$PKG_VERSION.tar.gz" ] || fail "no xmpputils-$PKG_VERSION.tar.gz"
 	v=$(dpkg-deb -f "$DEB" Version)
 	[ "$v" = "$PKG_VERSION" ] || fail "the package has version $v"
 	for t in "${TOOLS[@]}"; do
 		run "$PKG_ROOT/usr/bin/$t" --version
-		assert_success
-		assert_output "$t (xmpputils) $PKG_VERSION"
-		run "$XU_BIN/$t" --version
 		assert_success
 		assert_output "$t (xmpputils) $PKG_VERSION"
 	done
@@ -195,7 +204,7 @@ teardown() {
 	assert_output ""
 }
 
-@test "package: Build-Depends names every library package tests/install-deps installs to build" {
+@test "source: Build-Depends names every library package tests/install-deps installs to build" {
 	local deps p missing=""
 	# the Build-Depends field, folded onto one line
 	deps=$(sed -n '/^Build-Depends:/,/^[A-Z][A-Za-z-]*:/p' "$PKG_SRC/debian/control" | grep -v '^#' | tr '\n' ' ')
