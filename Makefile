@@ -9,11 +9,17 @@
 # make fuzz-run   run each harness for FUZZ_SECONDS (default 60) on its corpus
 # make fuzz-regress  replay the seed corpus and regression inputs (any compiler)
 # make bench      measure xmpp-send against go-sendxmpp, sendxmpp, xmppc (bench/run; BENCH_ARGS="--runs 20")
+# make dist       xmpputils-VERSION.tar.gz (the tracked files; DIST_DIR=DIR puts it elsewhere)
+# make deb        the Debian package, built from that tarball in DEB_DIR (default build-deb/)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR ?=
+# The one place the version is written; debian/changelog must agree (tests/package.bats).
 VERSION := 0.1.0
 
 PKGS    := libstrophe openssl libxml-2.0 jansson
@@ -43,14 +49,14 @@ all: $(BINS)
 
 $(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) | deps-check
 	@mkdir -p $(@D)
-	$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libxmpputils.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/cmd/%.o: cmd/%.c $(LIB_HDR) | deps-check
 	@mkdir -p $(@D)
-	$(CC) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/bin/%: $(BUILD)/cmd/%.o $(BUILD)/libxmpputils.a
 	@mkdir -p $(@D)
@@ -88,25 +94,24 @@ bench: all
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
-	for f in man/*.1; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANDIR)/man1; done; true
-	for f in man/*.5; do [ -f "$$f" ] && install -m 644 "$$f" $(DESTDIR)$(MANDIR)/man5; done; true
-	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
-	           $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
-	           $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	# the installed pages name the release in their footer (.Os), from VERSION
+	for f in man/*.1 man/*.5; do [ -f "$$f" ] || continue; \
+	  d=$(DESTDIR)$(MANDIR)/man$${f##*.}/$${f#man/}; \
+	  sed 's/^\.Os$$/.Os xmpputils $(VERSION)/' "$$f" >"$$d" && chmod 644 "$$d" || exit 1; \
+	done
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	for t in $(TOOLS); do \
-	  [ -f completions/bash/$$t ] && install -m 644 completions/bash/$$t $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
-	  [ -f completions/zsh/_$$t ] && install -m 644 completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
-	  [ -f completions/fish/$$t.fish ] && install -m 644 completions/fish/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	  [ -f completions/bash/$$t ] && install -m 644 completions/bash/$$t $(DESTDIR)$(BASHCOMPDIR)/$$t; \
+	  [ -f completions/zsh/_$$t ] && install -m 644 completions/zsh/_$$t $(DESTDIR)$(ZSHCOMPDIR)/_$$t; \
+	  [ -f completions/fish/$$t.fish ] && install -m 644 completions/fish/$$t.fish $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
 	done; true
 
 uninstall:
 	for t in $(TOOLS); do \
 	  rm -f $(DESTDIR)$(BINDIR)/$$t $(DESTDIR)$(MANDIR)/man1/$$t.1 \
-	        $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
-	        $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
-	        $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	        $(DESTDIR)$(BASHCOMPDIR)/$$t $(DESTDIR)$(ZSHCOMPDIR)/_$$t $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
 	done
-	rm -f $(DESTDIR)$(MANDIR)/man5/xmpputils.5
+	for f in man/*.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$${f#man/}; done
 
 # ---- fuzzing (tests/fuzz/README.md) ----
 # The library is built a third time with clang's fuzzer instrumentation and
@@ -146,8 +151,56 @@ fuzz-regress: fuzz-drivers
 	  $(BUILD)/fuzz/$$h tests/fuzz/corpus/$$h $$(ls -d tests/fuzz/regressions/$$h 2>/dev/null) || exit 1; \
 	done
 
-clean:
-	rm -rf build build-san build-fuzz
+# ---- release (tests/package.bats) ----
+# make dist: the tracked files (git ls-files; in an unpacked tarball, the
+# MANIFEST it carries) and nothing else, as xmpputils-VERSION/ in a tarball
+# whose bytes depend only on the files (sorted, owner 0, mtime of the last
+# commit or SOURCE_DATE_EPOCH).
+DIST_NAME := xmpputils-$(VERSION)
+DIST_DIR  ?= .
+DEB_DIR   ?= build-deb
 
-.PHONY: all deps deps-check check check-interop demo bench install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
+version:
+	@echo $(VERSION)
+
+dist:
+	@set -e; stage=$$(mktemp -d "$${TMPDIR:-/tmp}/xu-dist.XXXXXX"); trap 'rm -rf "$$stage"' EXIT; \
+	if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ]; then \
+	  git ls-files; \
+	elif [ -f MANIFEST ]; then \
+	  cat MANIFEST; \
+	fi | while IFS= read -r f; do \
+	  case $$f in MANIFEST | .gitignore) continue ;; esac; \
+	  if [ -e "$$f" ]; then printf '%s\n' "$$f"; fi; \
+	done >"$$stage/list"; \
+	[ -s "$$stage/list" ] || { echo "make dist: no file list (neither a git checkout nor an unpacked tarball with its MANIFEST)" >&2; exit 1; }; \
+	if [ -f MANIFEST ] && [ "$$(git rev-parse --show-toplevel 2>/dev/null)" != "$$(pwd -P)" ]; then \
+	  epoch=$${SOURCE_DATE_EPOCH:-$$(stat -c %Y MANIFEST)}; \
+	else epoch=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)}; fi; \
+	mkdir "$$stage/$(DIST_NAME)"; \
+	tar -cf - -T "$$stage/list" | tar -xf - -C "$$stage/$(DIST_NAME)"; \
+	cp "$$stage/list" "$$stage/$(DIST_NAME)/MANIFEST"; echo MANIFEST >>"$$stage/$(DIST_NAME)/MANIFEST"; \
+	mkdir -p $(DIST_DIR); \
+	tar -C "$$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$epoch \
+	    -cf - $(DIST_NAME) | gzip -n9 >$(DIST_DIR)/$(DIST_NAME).tar.gz; \
+	echo "$(DIST_DIR)/$(DIST_NAME).tar.gz"
+
+# make deb: the package built the way a Debian maintainer would, from the
+# release tarball unpacked in $(DEB_DIR) (so the tarball is proven complete
+# and nothing lands beside the source tree): source and binary packages, so
+# that lintian can check both; the .dsc, .deb and .changes end up in
+# $(DEB_DIR), which is emptied first. Needs debhelper and the Build-Depends
+# of debian/control. This make's variables (SANITIZE=1, -j) do not reach the
+# package build.
+deb:
+	@set -e; rm -rf $(DEB_DIR); mkdir -p $(DEB_DIR); \
+	$(MAKE) -s dist DIST_DIR=$(abspath $(DEB_DIR)) >/dev/null; \
+	cd $(DEB_DIR) && tar -xzf $(DIST_NAME).tar.gz && cd $(DIST_NAME) && \
+	unset MAKEFLAGS MFLAGS MAKELEVEL && dpkg-buildpackage -us -uc; \
+	ls $(abspath $(DEB_DIR))/*.deb
+
+clean:
+	rm -rf build build-san build-fuzz build-deb
+
+.PHONY: all deps deps-check check check-interop demo bench install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress version dist deb
 .SECONDARY:
