@@ -237,6 +237,28 @@ struct config_ctx {
     const struct xu_tool *tool;
 };
 
+/* A JID or resource from the config file is checked here, where the file
+ * and line are known (78), not at login (which could only say 64). */
+static int check_config_jid(int id, const char *key, const char *value, const char *where,
+                            struct xu_error *err)
+{
+    char why[128], *full = NULL;
+    int bad;
+
+    if (id == O_RESOURCE && asprintf(&full, "node@domain/%s", value) < 0)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    bad = xu_jid_check(full ? full : value, 0, why, sizeof why) < 0;
+    free(full);
+    if (!bad)
+        return 0;
+    return xu_error_set(err, XU_EX_CONFIG, "%s: invalid %s%s%.64s%s: %s%s", where, key,
+                        id == O_JID ? " '" : "", id == O_JID ? value : "",
+                        id == O_JID && strlen(value) > 64 ? "...'" : id == O_JID ? "'" : "", why,
+                        strstr(value, " #") || strstr(value, "\t#")
+                            ? " (a comment must be on a line of its own)"
+                            : "");
+}
+
 static int apply_config_key(void *ud, const char *key, const char *value, const char *file,
                             int line, struct xu_error *err)
 {
@@ -269,6 +291,11 @@ static int apply_config_key(void *ud, const char *key, const char *value, const 
         value = NULL;
     } else if (*value == '\0') {
         return xu_error_set(err, XU_EX_CONFIG, "%s: %s needs a value", where, key);
+    }
+    if (opt->id == O_JID || opt->id == O_RESOURCE) {
+        b = check_config_jid(opt->id, key, value, where, err);
+        if (b)
+            return b;
     }
     if (opt->id < 1000)
         return apply_common(c->o, opt->id, value, where, err);
