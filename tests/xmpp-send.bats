@@ -4,6 +4,7 @@
 # failures are checked by exit status, message, and what the server saw.
 
 load helpers/common
+load helpers/dns
 
 setup() {
 	xu_require_tool xmpp-send
@@ -378,8 +379,23 @@ assert_no_sasl_payload() {
 # ---------------------------------------------------------------- network failures
 
 @test "unknown host: exit 68" {
+	# the suite's DNS stub answers NXDOMAIN: the machine's resolver (maybe
+	# unreachable, which is 75) plays no part
+	xu_dns_stub
+	XU_WRAP=("${XU_DNS_WRAP[@]}")
 	xsend -a alice --host nonexistent.invalid -m hi "bob@$XU_DOMAIN"
 	assert_status 68
+	assert_stderr_matches 'nonexistent\.invalid'
+	grep -q '^DNS nonexistent.invalid ' "$XU_DNS_LOG" || fail "the stub was not asked"
+}
+
+@test "host name lookup that gets no answer (resolver unreachable): 75, not 68" {
+	# a resolv.conf naming a loopback address where nothing answers DNS
+	xu_dns_stub
+	printf 'nameserver 127.0.0.254\noptions timeout:1 attempts:1\n' >"$BATS_TEST_TMPDIR/resolv.conf"
+	XU_WRAP=("${XU_DNS_WRAP[@]}")
+	xsend -a alice --host nonexistent.invalid -m hi "bob@$XU_DOMAIN"
+	assert_status 75
 	assert_stderr_matches 'nonexistent\.invalid'
 }
 

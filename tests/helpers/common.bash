@@ -89,7 +89,9 @@ xu_run_tool() {
 	fi
 	t0=$(_ms_now)
 	set +e
-	setsid -w timeout -k 5 "${XU_CMD_TIMEOUT:-60}" "${wrap[@]}" "$XU_BIN/$tool" "$@" >"$out" 2>"$err"
+	# XU_WRAP: a command prefix set by the test (e.g. helpers/dns.bash's XU_DNS_WRAP)
+	setsid -w timeout -k 5 "${XU_CMD_TIMEOUT:-60}" ${XU_WRAP[@]+"${XU_WRAP[@]}"} "${wrap[@]}" \
+		"$XU_BIN/$tool" "$@" >"$out" 2>"$err"
 	status=$?
 	set -e
 	t1=$(_ms_now)
