@@ -43,6 +43,7 @@ plain_inside_tls() {
 		! grep -aq secret-resource "$MB_REC.plain" || fail "the resource was sent before TLS"
 		[ "$(stat -c %a "$BATS_TEST_TMPDIR/$tool.trace")" = 600 ] ||
 			fail "$tool: trace file mode $(stat -c %a "$BATS_TEST_TMPDIR/$tool.trace"), not 600"
+		grep -q '^C: .*<auth' "$BATS_TEST_TMPDIR/$tool.trace" || fail "$tool: no <auth> in the trace: the check below would prove nothing"
 		! grep -qF -- "$(mb_plain_token)" "$BATS_TEST_TMPDIR/$tool.trace" || fail "$tool: PLAIN token in the trace"
 	done
 }

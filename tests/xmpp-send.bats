@@ -21,6 +21,8 @@ teardown() {
 # like a real base64 payload.
 assert_no_sasl_payload() {
 	local f=$1 p
+	# a missing or empty trace would pass every check below
+	grep -q '<auth' "$f" || fail "$f holds no <auth> (no trace?): the checks would prove nothing"
 	for p in "$(printf 'n,,n=alice,r' | base64)" "$(printf 'y,,n=alice,r' | base64)" \
 		"$(printf 'c=biws,r=' | base64)" "$(printf 'c=eSws,r=' | base64)"; do
 		! grep -qF -- "$p" "$f" || fail "SASL payload ($p...) in $f"
@@ -475,6 +477,7 @@ assert_no_sasl_payload() {
 	xsend -C "$(nopw_config)" -a alice --password-file "$BATS_TEST_TMPDIR/pw" --trace "$BATS_TEST_TMPDIR/trace" \
 		-m hi "bob@$XU_DOMAIN"
 	assert_status 77
+	grep -q '^C: .*<auth' "$BATS_TEST_TMPDIR/trace" || fail "no <auth> in the trace: the checks would prove nothing"
 	! grep -qF 'wrong-pw-visible' "$BATS_TEST_TMPDIR/trace" || fail "password in the trace"
 	# a PLAIN fallback would carry base64("\0alice\0password")
 	! grep -qF "$(printf '\0alice\0wrong-pw-visible' | base64)" "$BATS_TEST_TMPDIR/trace" ||
