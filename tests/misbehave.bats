@@ -48,6 +48,8 @@ plain_inside_tls() {
 	done
 }
 
+# Stream errors: a condition that passes is 75 (retry later), a server that
+# sends us elsewhere 69, any other 76 (README, the man pages' EXIT STATUS).
 @test "misbehave: <system-shutdown/> stream error mid-session: 75" {
 	mb_case stream-error:system-shutdown
 }
@@ -58,6 +60,10 @@ plain_inside_tls() {
 
 @test "misbehave: <see-other-host/> stream error mid-session: 69" {
 	mb_case stream-error:see-other-host
+}
+
+@test "misbehave: <invalid-namespace/> stream error (one that does not pass) mid-session: 76" {
+	mb_case stream-error:invalid-namespace
 }
 
 @test "misbehave: connection cut right after <proceed/>: 76, quickly" {
