@@ -53,7 +53,7 @@ load helpers/send-stream
 	xsend --xml --strict <"$BATS_TEST_TMPDIR/in"
 	assert_status 65
 	assert_stderr_matches 'line 2, column [0-9]+.*nothing was sent'
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "it connected although the input was bad"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "it connected although the input was bad"
 }
 
 @test "xml: an element that is not a stanza, or input ending inside one, is exit 65" {

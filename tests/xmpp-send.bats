@@ -152,7 +152,7 @@ assert_no_sasl_payload() {
 	assert_recv bob '.[0].body | contains("plain") and contains("red") and contains("text") and contains("end")'
 	assert_recv bob '.[0].subject | contains("subj") and contains("bold")'
 	assert_recv bob '.[1].body | contains("second") and contains("one")'
-	[ "$(log_count 'not-well-formed|Stream error|stream error')" = 0 ] || fail "the server saw a broken stream"
+	assert_log_count 0 'not-well-formed|Stream error|stream error' "the server saw a broken stream"
 }
 
 @test "a message to an offline account is stored and delivered later" {
@@ -209,12 +209,14 @@ assert_no_sasl_payload() {
 	[ -n "$stderr" ] || fail "no message on stderr"
 	sleep 0.3 # let Prosody write its log
 	local attempts failures
-	attempts=$(log_count 'XU-AUTH-ATTEMPT')
-	failures=$(log_count 'XU-AUTH-FAILURE')
-	echo "# auth attempts: $attempts, failures: $failures"
-	[ "$failures" -ge 1 ] || fail "the server saw no failed login"
-	[ "$attempts" -le 2 ] || fail "$attempts login attempts for one run"
-	[ "$(log_count 'XU-AUTH-SUCCESS')" = 0 ]
+	if xu_has_server_log; then
+		attempts=$(log_count 'XU-AUTH-ATTEMPT')
+		failures=$(log_count 'XU-AUTH-FAILURE')
+		echo "# auth attempts: $attempts, failures: $failures"
+		[ "$failures" -ge 1 ] || fail "the server saw no failed login"
+		[ "$attempts" -le 2 ] || fail "$attempts login attempts for one run"
+	fi
+	assert_log_count 0 'XU-AUTH-SUCCESS'
 	[ "$elapsed_ms" -lt 10000 ] || fail "took ${elapsed_ms} ms"
 }
 
@@ -224,7 +226,7 @@ assert_no_sasl_payload() {
 	prosody_log_mark
 	xsend -C "$(nopw_config)" -a alice --password-file "$BATS_TEST_TMPDIR/pw" -m "pw file" "bob@$XU_DOMAIN"
 	assert_status 0
-	[ "$(log_count 'XU-AUTH-SUCCESS user=alice')" = 1 ]
+	assert_log_count 1 'XU-AUTH-SUCCESS user=alice'
 }
 
 @test "password sources: a password file ending in a newline works (first line)" {
@@ -239,7 +241,7 @@ assert_no_sasl_payload() {
 	prosody_log_mark
 	xsend -C "$(nopw_config)" -a alice --passwordeval "cat '$BATS_TEST_TMPDIR/pw'" -m "pw eval" "bob@$XU_DOMAIN"
 	assert_status 0
-	[ "$(log_count 'XU-AUTH-SUCCESS user=alice')" = 1 ]
+	assert_log_count 1 'XU-AUTH-SUCCESS user=alice'
 }
 
 @test "password sources: a failing --passwordeval is an error, not an empty password" {
@@ -247,14 +249,14 @@ assert_no_sasl_payload() {
 	xsend -C "$(nopw_config)" -a alice --passwordeval "exit 3" -m "pw eval" "bob@$XU_DOMAIN"
 	[ "$status" != 0 ] || fail "exit 0"
 	[ "$status" != 124 ] || fail "hung"
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "logged in with a password from a failed command"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "logged in with a password from a failed command"
 }
 
 @test "password sources: XMPP_PASSWORD works" {
 	prosody_log_mark
 	XMPP_PASSWORD=$XU_ALICE_PASSWORD xsend -C "$(nopw_config)" -a alice -m "pw env" "bob@$XU_DOMAIN"
 	assert_status 0
-	[ "$(log_count 'XU-AUTH-SUCCESS user=alice')" = 1 ]
+	assert_log_count 1 'XU-AUTH-SUCCESS user=alice'
 }
 
 @test "password sources: --password-file comes before XMPP_PASSWORD" {
@@ -271,7 +273,7 @@ assert_no_sasl_payload() {
 	[ "$status" != 0 ] || fail "exit 0: logged in as bob with alice's configured password?"
 	[ "$status" != 124 ] || fail "hung"
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "a login was attempted"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "a login was attempted"
 }
 
 @test "no password source and no terminal: fails without hanging" {
@@ -292,7 +294,7 @@ assert_no_sasl_payload() {
 		fail "an <auth> element was sent to an untrusted server"
 	fi
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 @test "untrusted server certificate over direct TLS: exit 77, no credentials sent" {
@@ -301,7 +303,7 @@ assert_no_sasl_payload() {
 		xsend -C "$(noca_config)" -a alice --tls direct --port "$XU_TLS_PORT" -m hi "bob@$XU_DOMAIN"
 	assert_status 77
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 @test "--tls-fingerprint: the right one (openssl format, with colons) is accepted" {
@@ -337,7 +339,7 @@ assert_no_sasl_payload() {
 		fail "an <auth> element was sent to a server whose certificate does not match the pin"
 	fi
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 @test "--tls-fingerprint alone (no trust file, empty system store) is enough, like msmtp" {
@@ -375,7 +377,7 @@ assert_no_sasl_payload() {
 		fail "credentials were sent in clear"
 	fi
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 # ---------------------------------------------------------------- network failures
