@@ -320,9 +320,8 @@ cert_end() {
 	probe -a alice --prometheus "$XU_DOMAIN"
 	assert_status 0
 	printf '%s\n' "$output" >"$prom"
-	if command -v promtool >/dev/null; then
-		promtool check metrics <"$prom" || fail "promtool rejects the metrics"
-	fi
+	command -v promtool >/dev/null || fail "promtool is not installed (tests/install-deps installs it: Debian's prometheus)"
+	promtool check metrics <"$prom" || fail "promtool rejects the metrics"
 	"$XU_PYTHON" "$XU_TESTS_DIR/bin/promcheck.py" "$prom" || fail "the metrics are not in the exposition format"
 	end=$(cert_end "$XU_SERVER_CERT")
 	grep -qx 'xmpp_probe_success{domain="xu.test",mode="c2s"} 1' "$prom" || fail "no success metric"
