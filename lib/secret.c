@@ -110,24 +110,28 @@ static double eval_limit(const struct xu_opts *o)
     return limit;
 }
 
-/* The command's process group: SIGTERM, a second to go, then SIGKILL;
- * reaps the shell. */
+/* The command's process group: SIGTERM, a second for the shell to go, then
+ * SIGKILL to the whole group, and the shell reaped. The shell is reaped
+ * only after the last signal: while it is a zombie its pid, the group's id,
+ * cannot be reused, so the signals cannot reach another process. */
 static void kill_group(pid_t pid, int *status)
 {
+    siginfo_t si;
     double end;
 
     kill(-pid, SIGTERM);
     end = mono_now() + 1.0;
-    while (waitpid(pid, status, WNOHANG) == 0) {
-        if (mono_now() >= end) {
-            kill(-pid, SIGKILL);
-            while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-                ;
+    for (;;) {
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno != EINTR)
             break;
-        }
+        if (si.si_pid == pid || mono_now() >= end)
+            break;
         usleep(10000);
     }
-    kill(-pid, SIGKILL); /* children that outlived the shell */
+    kill(-pid, SIGKILL); /* the children that outlived it, or it */
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+        ;
 }
 
 /* Run the command with sh -c in its own process group, stdin from
@@ -141,6 +145,7 @@ static int eval_command(const struct xu_opts *o, char **out, struct xu_error *er
     char buf[SECRET_MAX], sink[4096];
     size_t len = 0;
     int pipefd[2], status = 0, devnull, timed_out = 0, too_long = 0, rc = 0, reaped = 0;
+    int read_errno = 0;
     double limit = eval_limit(o), end;
     struct pollfd pfd;
     pid_t pid;
@@ -182,6 +187,7 @@ static int eval_command(const struct xu_opts *o, char **out, struct xu_error *er
             continue;
         if (n < 0) {
             rc = -1;
+            read_errno = errno;
             break;
         }
         if (n == 0)
@@ -194,6 +200,7 @@ static int eval_command(const struct xu_opts *o, char **out, struct xu_error *er
             continue;
         if (r < 0) {
             rc = -1;
+            read_errno = errno;
             break;
         }
         if (r == 0)
@@ -208,12 +215,13 @@ static int eval_command(const struct xu_opts *o, char **out, struct xu_error *er
     explicit_bzero(sink, sizeof sink);
     close(pipefd[0]);
     buf[len] = '\0';
-    /* stdout closed: the shell still has until the deadline to exit */
+    /* stdout closed: the shell still has until the deadline to exit (what
+     * it leaves running with its output elsewhere is the user's) */
     while (!timed_out) {
         pid_t w = waitpid(pid, &status, WNOHANG);
 
         if (w == pid || (w < 0 && errno != EINTR)) {
-            reaped = w == pid;
+            reaped = 1;
             break;
         }
         if (mono_now() >= end) {
@@ -222,10 +230,8 @@ static int eval_command(const struct xu_opts *o, char **out, struct xu_error *er
         }
         usleep(10000);
     }
-    if (timed_out || !reaped)
+    if (!reaped)
         kill_group(pid, &status);
-    else
-        kill(-pid, SIGKILL); /* what it left running in its group */
     if (timed_out) {
         explicit_bzero(buf, sizeof buf);
         return xu_error_set(err, XU_EX_TEMPFAIL,
@@ -234,12 +240,10 @@ static int eval_command(const struct xu_opts *o, char **out, struct xu_error *er
                             limit);
     }
     if (rc < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        int e = errno;
-
         explicit_bzero(buf, sizeof buf);
         if (rc < 0)
             return xu_error_set(err, XU_EX_OSERR, "passwordeval: reading its output: %s",
-                                strerror(e));
+                                strerror(read_errno));
         if (WIFEXITED(status))
             return xu_error_set(err, XU_EX_CONFIG, "passwordeval command failed (exit status %d)",
                                 WEXITSTATUS(status));
