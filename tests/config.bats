@@ -246,13 +246,17 @@ teardown() {
 # the port is one where nothing listens, so a run that got as far as the
 # network would say something else.
 
-@test "config: a jid or resource that is not valid is 78 with file:line, before any connection" {
+@test "config: a jid, resource, host or component that is not valid is 78 with file:line, before any connection" {
 	start_sink closed
 	local big
 	big=$(head -c 2000 /dev/zero | tr '\0' r)
 	local -a cases=("jid @$XU_DOMAIN|:2: invalid jid" "jid alice@$XU_DOMAIN # work|:2: invalid jid.*comment must be on a line of its own"
 		"jid alice@$XU_DOMAIN
-resource $big|:3: invalid resource")
+resource $big|:3: invalid resource"
+		"jid alice@$XU_DOMAIN
+host 127.0.0.1 # the test server|:3: invalid host.*comment must be on a line of its own"
+		"jid alice@$XU_DOMAIN
+component bad domain|:3: invalid component 'bad domain'")
 	local c
 	for c in "${cases[@]}"; do
 		printf 'account w\n%s\npassword x\n' "${c%%|*}" >"$CONF"
