@@ -126,13 +126,17 @@ FUZZ_SECONDS ?= 60
 
 fuzz: $(FUZZ_NAMES:%=build-fuzz/bin/%)
 
-build-fuzz/lib/%.o: lib/%.c $(LIB_HDR) | deps-check
+build-fuzz/lib/%.o: lib/%.c $(LIB_HDR) | deps-check fuzz-deps
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 build-fuzz/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJ) $(XLIBS)
+
+# clang and its libFuzzer runtime (installed as root when missing)
+fuzz-deps:
+	@sh tests/install-deps fuzz
 
 fuzz-run: fuzz
 	sh tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_NAMES)
@@ -202,5 +206,5 @@ deb:
 clean:
 	rm -rf build build-san build-fuzz build-deb
 
-.PHONY: all deps deps-check check check-interop demo bench install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress version dist deb
+.PHONY: all deps deps-check check check-interop demo bench install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress fuzz-deps version dist deb
 .SECONDARY:

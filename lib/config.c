@@ -121,6 +121,8 @@ static void free_line(char *buf, size_t cap)
     }
 }
 
+static struct section *find(struct file *f, const char *name);
+
 static int parse(struct file *f, FILE *fp, struct xu_error *err)
 {
     char *buf = NULL, *line, *key, *value;
@@ -130,7 +132,11 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
 
     while (getline(&buf, &cap, fp) >= 0) {
         lineno++;
-        line = trim(buf);
+        line = buf;
+        /* a UTF-8 byte-order mark (some editors write one) is not part of the first key */
+        if (lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0)
+            line += 3;
+        line = trim(line);
         if (*line == '\0' || *line == '#')
             continue;
         key = line;
@@ -167,6 +173,17 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
                 return xu_error_set(err, XU_EX_CONFIG,
                                     "%s:%d: 'defaults' takes no argument", f->path, lineno);
             }
+            if (*key == 'a') {
+                struct section *dup = find(f, value);
+
+                if (dup) {
+                    int rc = xu_error_set(err, XU_EX_CONFIG,
+                                          "%s:%d: account '%s' is already defined at line %d",
+                                          f->path, lineno, value, dup->line);
+                    free_line(buf, cap);
+                    return rc;
+                }
+            }
             cur = &f->sec[f->nsec++];
             memset(cur, 0, sizeof *cur);
             cur->line = lineno;
@@ -186,12 +203,28 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
             free_line(buf, cap);
             return rc;
         }
-        if (strcmp(key, "password") == 0)
+        if (strcmp(key, "password") == 0) {
+            if (*value == '\0') {
+                int rc = xu_error_set(err, XU_EX_CONFIG,
+                                      "%s:%d: empty password (remove the line to be asked, "
+                                      "or use password_file or passwordeval)",
+                                      f->path, lineno);
+                free_line(buf, cap);
+                return rc;
+            }
             f->has_password = 1;
+        }
         if (add_kv(cur, key, value, lineno) < 0) {
             free_line(buf, cap);
             return xu_error_set(err, XU_EX_OSERR, "out of memory");
         }
+    }
+    if (ferror(fp)) {
+        int e = errno;
+
+        free_line(buf, cap);
+        return xu_error_set(err, XU_EX_CONFIG, "cannot read config file %s: %s", f->path,
+                            strerror(e));
     }
     free_line(buf, cap);
     return 0;
@@ -204,7 +237,7 @@ static struct section *find(struct file *f, const char *name)
 
     for (i = 0; i < f->nsec; i++)
         if (f->sec[i].name && strcmp(f->sec[i].name, name) == 0)
-            found = &f->sec[i]; /* the last definition wins */
+            found = &f->sec[i]; /* names are unique (parse refuses a second one) */
     return found;
 }
 
@@ -244,6 +277,10 @@ int xu_config_load(const char *path, int required, const char *account,
                                 account, path);
         return xu_error_set(err, XU_EX_CONFIG, "cannot open config file %s: %s", path,
                             strerror(errno));
+    }
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        return xu_error_set(err, XU_EX_CONFIG, "config file %s is a directory", path);
     }
     rc = parse(&f, fp, err);
     if (rc == 0 && fstat(fileno(fp), &st) == 0 && f.has_password) {

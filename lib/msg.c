@@ -26,7 +26,10 @@ void xu_warn(const char *fmt, ...)
 {
     va_list ap;
 
-    if (xu_verbosity < 0)
+    /* "WARNING: ..." says the session is not protected (--tls off,
+     * --tls-insecure): README and SECURITY.md promise it on every run,
+     * so --quiet does not hide it. */
+    if (xu_verbosity < 0 && strncmp(fmt, XU_SECURITY_WARNING, sizeof XU_SECURITY_WARNING - 1) != 0)
         return;
     va_start(ap, fmt);
     vmsg(fmt, ap);

@@ -11,7 +11,10 @@ extern int xu_verbosity; /* -1 quiet, 0 normal, 1+ verbose */
 
 void xu_msg_init(const char *argv0);
 
-/* A warning: shown unless --quiet. */
+/* A warning: shown unless --quiet. A warning whose format starts with
+ * XU_SECURITY_WARNING ("WARNING: ", the session is not protected: --tls off,
+ * --tls-insecure) is shown whatever --quiet says. */
+#define XU_SECURITY_WARNING "WARNING: "
 void xu_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Shown only with --verbose. */
 void xu_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -237,6 +237,43 @@ struct config_ctx {
     const struct xu_tool *tool;
 };
 
+/* A JID, resource, component domain or host from the config file is
+ * checked here, where the file and line are known (78), not at login
+ * (which could only say 64, or look the bad name up: 68). */
+static int check_config_name(int id, const char *key, const char *value, const char *where,
+                             struct xu_error *err)
+{
+    char why[128], *full = NULL;
+    const char *p;
+    int bad = 0;
+
+    if (id == O_HOST) {
+        for (p = value; *p && !bad; p++)
+            bad = (unsigned char)*p <= ' ' || *p == 0x7f;
+        snprintf(why, sizeof why, "a host name has no spaces or control characters");
+    } else {
+        if (id == O_RESOURCE && asprintf(&full, "node@domain/%s", value) < 0)
+            return xu_error_set(err, XU_EX_OSERR, "out of memory");
+        bad = xu_jid_check(full ? full : value, 0, why, sizeof why) < 0;
+        free(full);
+        if (!bad && id == O_COMPONENT && strpbrk(value, "@/")) {
+            bad = 1;
+            snprintf(why, sizeof why, "a component is a domain (no '@' or '/')");
+        }
+    }
+    if (!bad)
+        return 0;
+    return xu_error_set(err, XU_EX_CONFIG, "%s: invalid %s%s%.64s%s: %s%s", where, key,
+                        id != O_RESOURCE ? " '" : "", id != O_RESOURCE ? value : "",
+                        id != O_RESOURCE && strlen(value) > 64 ? "...'"
+                        : id != O_RESOURCE                     ? "'"
+                                                               : "",
+                        why,
+                        strstr(value, " #") || strstr(value, "\t#")
+                            ? " (a comment must be on a line of its own)"
+                            : "");
+}
+
 static int apply_config_key(void *ud, const char *key, const char *value, const char *file,
                             int line, struct xu_error *err)
 {
@@ -269,6 +306,11 @@ static int apply_config_key(void *ud, const char *key, const char *value, const 
         value = NULL;
     } else if (*value == '\0') {
         return xu_error_set(err, XU_EX_CONFIG, "%s: %s needs a value", where, key);
+    }
+    if (opt->id == O_JID || opt->id == O_RESOURCE || opt->id == O_COMPONENT || opt->id == O_HOST) {
+        b = check_config_name(opt->id, key, value, where, err);
+        if (b)
+            return b;
     }
     if (opt->id < 1000)
         return apply_common(c->o, opt->id, value, where, err);

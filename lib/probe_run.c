@@ -238,7 +238,10 @@ static int stream_error_as(struct inspect *in, const char *stage, double t0, xml
     else if (strncmp(cond, "system-shutdown", 15) == 0 ||
              strncmp(cond, "resource-constraint", 19) == 0 ||
              strncmp(cond, "internal-server-error", 21) == 0 ||
-             strncmp(cond, "connection-timeout", 18) == 0)
+             strncmp(cond, "connection-timeout", 18) == 0 ||
+             /* the conditions that pass, as lib/session.c maps them (README) */
+             strncmp(cond, "conflict", 8) == 0 || strncmp(cond, "policy-violation", 16) == 0 ||
+             strncmp(cond, "remote-connection-failed", 24) == 0)
         code = XU_EX_TEMPFAIL;
     return fail(in, stage, t0, code, "%s: %s", what, cond);
 }

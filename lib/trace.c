@@ -5,10 +5,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "msg.h"
 
 struct xu_trace {
     FILE *fp;
+    char *path;
     int own;
 };
 
@@ -16,43 +20,99 @@ int xu_trace_open(struct xu_trace **t, const char *path, struct xu_error *err)
 {
     /* a reconnecting tool opens it once per session: keep the earlier ones */
     static int opened;
+    struct stat st;
+    int fd, e;
 
     *t = calloc(1, sizeof **t);
     if (!*t)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    (*t)->path = strdup(path);
+    if (!(*t)->path) {
+        free(*t);
+        *t = NULL;
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    }
     if (strcmp(path, "-") == 0) {
         (*t)->fp = stderr;
         return 0;
     }
-    {
-        /* Only the owner may read a new trace: it holds every message, the
-         * JIDs and the server's answers (the credentials are redacted). */
-        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (opened ? O_APPEND : O_TRUNC), 0600);
-
-        (*t)->fp = fd >= 0 ? fdopen(fd, opened ? "a" : "w") : NULL;
-        if (fd >= 0 && !(*t)->fp)
-            close(fd);
+    /* Only the owner may read a trace: it holds every message, the JIDs and
+     * the server's answers (the credentials are redacted). A new file is
+     * created 0600; an existing regular file is made 0600 before a byte is
+     * written (not truncated at open: its old mode must not see the new
+     * content), and its old content replaced with a word on stderr. Devices
+     * and FIFOs (/dev/stderr, a pipe to a logger) are written as they are. */
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0) {
+        e = errno;
+        goto fail;
     }
-    if (!(*t)->fp) {
-        int e = errno;
+    if (fstat(fd, &st) < 0) {
+        e = errno;
+        close(fd);
+        goto fail;
+    }
+    if (S_ISREG(st.st_mode) && (st.st_mode & 077) && fchmod(fd, 0600) < 0) {
+        e = errno;
+        close(fd);
+        free((*t)->path);
         free(*t);
         *t = NULL;
-        return xu_error_set(err, XU_EX_CONFIG, "cannot write trace file %s: %s",
-                            path, strerror(e));
+        return xu_error_set(err, XU_EX_CONFIG,
+                            "trace file %s is readable by others (mode %03o) and cannot be "
+                            "made private: %s",
+                            path, (unsigned)(st.st_mode & 0777), strerror(e));
+    }
+    if (S_ISREG(st.st_mode) && !opened && st.st_size > 0) {
+        if (ftruncate(fd, 0) < 0) {
+            e = errno;
+            close(fd);
+            goto fail;
+        }
+        xu_warn("trace file %s existed: its %lld bytes are replaced", path,
+                (long long)st.st_size);
+    }
+    (*t)->fp = fdopen(fd, "a");
+    if (!(*t)->fp) {
+        e = errno;
+        close(fd);
+        goto fail;
     }
     (*t)->own = 1;
     opened = 1;
     return 0;
+fail:
+    free((*t)->path);
+    free(*t);
+    *t = NULL;
+    return xu_error_set(err, XU_EX_CONFIG, "cannot write trace file %s: %s", path, strerror(e));
+}
+
+/* A write error (a full disk, /dev/full) is said once; the run goes on. */
+static void check_write(struct xu_trace *t)
+{
+    static int said; /* once per run, not per reconnect */
+
+    if (fflush(t->fp) == 0 && !ferror(t->fp))
+        return;
+    if (!said)
+        fprintf(stderr, "%s: cannot write trace file %s: %s; the transcript is incomplete\n",
+                xu_progname, t->path, strerror(errno ? errno : EIO));
+    said = 1;
+    clearerr(t->fp);
 }
 
 void xu_trace_close(struct xu_trace *t)
 {
     if (!t)
         return;
-    if (t->own)
+    if (t->own) {
+        check_write(t);
         fclose(t->fp);
+    }
     else
         fflush(t->fp);
+    free(t->path);
     free(t);
 }
 
@@ -162,7 +222,7 @@ static void write_lines(struct xu_trace *t, const char *prefix, const char *data
         fprintf(t->fp, "%s%.*s\n", prefix, nl ? (int)(nl - data) : (int)strlen(data), data);
         data = nl ? nl + 1 : NULL;
     } while (data && *data);
-    fflush(t->fp);
+    check_write(t);
 }
 
 static void dir(struct xu_trace *t, const char *prefix, const char *data)

@@ -79,11 +79,14 @@ raw = json.load(open(sys.argv[1]))
 rs = raw["oneshot"]
 assert len(rs) == 2, rs
 assert all(r["exit"] == 0 and r["received_ms"] is not None and r["rss_kb"] > 0 for r in rs), rs
-for r in raw["lines"]:  # only when this xmpp-send has --lines
+ls = [r for r in raw["lines"] if r["tool"] == "xmpp-send"]
+assert len(ls) == 2, ls  # this xmpp-send has --lines: one line-mode run per round
+for r in ls:
     assert r["exit"] == 0 and r["received"] == 20 and r["lost"] == 0 and r["duplicated"] == 0, r
-print("ok", len(raw["lines"]))
+    assert r["out_of_order"] == 0, r
+print("ok", len(ls))
 ' "$work/raw.json"
 	assert_success
-	assert_output --partial ok
+	assert_output "ok 2"
 	grep -q '^| xmpp-send |' "$work/report.md"
 }

@@ -240,3 +240,79 @@ teardown() {
 	wait_receiver bob
 	assert_recv bob '.[0].body == "no config at all"'
 }
+
+# ---------------------------------------------------------------- issue 11.14
+# A bad value is said with the file and line (78) before anything connects:
+# the port is one where nothing listens, so a run that got as far as the
+# network would say something else.
+
+@test "config: a jid, resource, host or component that is not valid is 78 with file:line, before any connection" {
+	start_sink closed
+	local big
+	big=$(head -c 2000 /dev/zero | tr '\0' r)
+	local -a cases=("jid @$XU_DOMAIN|:2: invalid jid" "jid alice@$XU_DOMAIN # work|:2: invalid jid.*comment must be on a line of its own"
+		"jid alice@$XU_DOMAIN
+resource $big|:3: invalid resource"
+		"jid alice@$XU_DOMAIN
+host 127.0.0.1 # the test server|:3: invalid host.*comment must be on a line of its own"
+		"jid alice@$XU_DOMAIN
+component bad domain|:3: invalid component 'bad domain'")
+	local c
+	for c in "${cases[@]}"; do
+		printf 'account w\n%s\npassword x\n' "${c%%|*}" >"$CONF"
+		chmod 600 "$CONF"
+		xsend -C "$CONF" -a w --host 127.0.0.1 --port "$SINK_PORT" -m hi "bob@$XU_DOMAIN"
+		assert_status 78
+		assert_stderr_matches "^xmpp-send: $CONF${c#*|}"
+	done
+}
+
+@test "config: -C naming a directory is 78, not an empty config" {
+	xsend -C "$BATS_TEST_TMPDIR" -j "alice@$XU_DOMAIN" -m hi "bob@$XU_DOMAIN"
+	assert_status 78
+	assert_stderr_matches "$BATS_TEST_TMPDIR.*is a directory"
+}
+
+@test "config: an empty password line is refused (78, line named), quoted or not" {
+	local pw
+	for pw in 'password' 'password ""'; do
+		write_config "$CONF" <<-EOF
+			account alice
+			jid alice@$XU_DOMAIN
+			$pw
+		EOF
+		XMPP_PASSWORD=$XU_ALICE_PASSWORD xsend -C "$CONF" -a alice -m hi "bob@$XU_DOMAIN"
+		assert_status 78
+		assert_stderr_matches ":10: empty password"
+	done
+}
+
+@test "config: an account defined twice is an error naming both lines (78)" {
+	write_config "$CONF" <<-EOF
+		account work
+		jid alice@$XU_DOMAIN
+		password $XU_ALICE_PASSWORD
+
+		account work
+		jid carol@$XU_DOMAIN
+	EOF
+	xsend -C "$CONF" -a work -m hi "bob@$XU_DOMAIN"
+	assert_status 78
+	assert_stderr_matches ":12: account 'work' is already defined at line 8"
+}
+
+@test "config: a UTF-8 byte-order mark at the start is skipped" {
+	start_receiver bob bob --count 1
+	write_config "$BATS_TEST_TMPDIR/plain" <<-EOF
+		account alice
+		jid alice@$XU_DOMAIN
+		password $XU_ALICE_PASSWORD
+	EOF
+	{ printf '\357\273\277'; cat "$BATS_TEST_TMPDIR/plain"; } >"$CONF"
+	chmod 600 "$CONF"
+	[ "$(head -c 3 "$CONF" | od -An -tx1 | tr -d ' ')" = efbbbf ] || fail "no BOM written"
+	xsend -C "$CONF" -a alice -m "after a BOM" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver bob
+	assert_recv bob '.[0].body == "after a BOM"'
+}

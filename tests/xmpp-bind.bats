@@ -252,6 +252,7 @@ start_fakebind() {
 	start_fakebind session-optional
 	xbind -a alice --host 127.0.0.1 --port "$FAKE_PORT" --tls off -r desk --trace "$BATS_TEST_TMPDIR/trace2"
 	assert_status 0
+	grep -q '^C: .*xmpp-bind' "$BATS_TEST_TMPDIR/trace2" || fail "no bind in the second trace: the check below would prove nothing"
 	! grep -q '^C: .*xmpp-session' "$BATS_TEST_TMPDIR/trace2" || fail "a session request although it is optional"
 }
 
@@ -541,6 +542,7 @@ start_fakebind() {
 	sid=$(grep -o '^S: <stream:stream [^>]*' "$t" | head -n 1 | sed -n 's/.* id="\([^"]*\)".*/\1/p')
 	[ -n "$sid" ] || fail "no stream id in the trace"
 	digest=$(printf '%s%s' "$sid" "$XU_COMPONENT_SECRET" | sha1sum | cut -d' ' -f1)
+	grep -q '^C: ' "$t" || fail "no C: lines in the trace"
 	! grep -qi "$digest" "$t" || fail "the handshake digest is in the trace"
 	! grep -qi "$digest" <<<"$stderr" || fail "the handshake digest is on stderr"
 	! grep -qF "$XU_COMPONENT_SECRET" "$t" || fail "the secret is in the trace"

@@ -609,10 +609,12 @@ each_format_once() {
 	peer_wait carol
 	jq -e '.left == "watcher"' "$d/carol.peer" >/dev/null || fail "the room did not see it leave"
 	local log
-	log=$(prosody_log_since_mark)
-	grep -q "Received\[c2s\]: <presence type='unavailable'" <<<"$log" || fail "no unavailable presence at the server"
-	grep -q 'Received </stream:stream>' <<<"$log" || fail "the stream was not closed by the client"
-	grep -qF "c2s stream for $jid closed: session closed" <<<"$log" || fail "the server did not see a clean close of $jid"
+	if xu_has_server_log; then
+		log=$(prosody_log_since_mark)
+		grep -q "Received\[c2s\]: <presence type='unavailable'" <<<"$log" || fail "no unavailable presence at the server"
+		grep -q 'Received </stream:stream>' <<<"$log" || fail "the stream was not closed by the client"
+		grep -qF "c2s stream for $jid closed: session closed" <<<"$log" || fail "the server did not see a clean close of $jid"
+	fi
 	# SIGINT (Ctrl-C) does the same
 	start_listen int -a bob
 	stop_listen int INT

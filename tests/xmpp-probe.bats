@@ -7,6 +7,7 @@
 
 load helpers/common
 load helpers/probe
+load helpers/dns
 
 setup_file() {
 	# one second server for the whole file (s2s, short-lived certificate)
@@ -122,7 +123,7 @@ cert_end() {
 	assert_json '.targets == [.targets[0]] and .targets[0].source == "cli" and .targets[0].ok == true'
 	assert_json '.stream.version == "1.0" and .stream.from == "xu.test" and (.stream.id | length > 0)'
 	assert_json '.sasl.used == null and .bind == null'
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the probe tried to log in"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the probe tried to log in"
 }
 
 @test "no credentials: the certificate's days left, dates, names and SHA-256 match openssl's view" {
@@ -173,7 +174,7 @@ cert_end() {
 	assert_json '.tls.verified == false and (.tls.verify_error | length > 0) and .status == "critical"'
 	assert_json '.stages | any(.name == "tls" and .ok == false)'
 	assert_json '.features.post_tls | length > 0'
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "credentials were sent to an untrusted server"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "credentials were sent to an untrusted server"
 }
 
 @test "--tls-fingerprint alone (no CA) verifies the server by its pin" {
@@ -319,9 +320,8 @@ cert_end() {
 	probe -a alice --prometheus "$XU_DOMAIN"
 	assert_status 0
 	printf '%s\n' "$output" >"$prom"
-	if command -v promtool >/dev/null; then
-		promtool check metrics <"$prom" || fail "promtool rejects the metrics"
-	fi
+	command -v promtool >/dev/null || fail "promtool is not installed (tests/install-deps installs it: Debian's prometheus)"
+	promtool check metrics <"$prom" || fail "promtool rejects the metrics"
 	"$XU_PYTHON" "$XU_TESTS_DIR/bin/promcheck.py" "$prom" || fail "the metrics are not in the exposition format"
 	end=$(cert_end "$XU_SERVER_CERT")
 	grep -qx 'xmpp_probe_success{domain="xu.test",mode="c2s"} 1' "$prom" || fail "no success metric"
@@ -407,15 +407,11 @@ cert_end() {
 
 # ---------------------------------------------------------------- DNS
 
-# Run the probe in a private mount namespace whose resolv.conf names a DNS
-# stub (tests/bin/probe-peer.py dns) on a random loopback address.
+# Run the probe in a private mount namespace whose resolv.conf names the
+# suite's DNS stub (helpers/dns.bash).
 with_dns() {
-	local ip=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
-	local rc=$BATS_TEST_TMPDIR/resolv.conf
-	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
-	printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$ip" >"$rc"
-	probe_peer dns dns --address "$ip" "$@"
-	DNS_WRAP=(unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$rc")
+	xu_dns_stub "$@"
+	DNS_WRAP=("${XU_DNS_WRAP[@]}")
 }
 
 @test "SRV: targets in priority order, each tried with its result, fallback to the next" {
@@ -425,8 +421,12 @@ with_dns() {
 		--srv "_xmpps-client._tcp.xu.test=20,0,$XU_TLS_PORT,up.xu.test" \
 		--a down.xu.test=127.0.0.1 --a up.xu.test=127.0.0.1
 	local out=$BATS_TEST_TMPDIR/srv.json
-	"${DNS_WRAP[@]}" "$XU_BIN/xmpp-probe" -C "$BARE" --tls-trust-file "$XU_CA" --format json "$XU_DOMAIN" >"$out" || true
+	local st=0
+	"${DNS_WRAP[@]}" "$XU_BIN/xmpp-probe" -C "$BARE" --tls-trust-file "$XU_CA" --format json "$XU_DOMAIN" >"$out" || st=$?
 	output=$(cat "$out")
+	echo "# status $st: $output"
+	# the first target is down (a finding), the login goes through the second
+	[ "$st" = 0 ] || fail "exit status $st"
 	assert_json '[.targets[] | .source] == ["srv","srv","srv"]'
 	assert_json '[.targets[] | .host] == ["down.xu.test","up.xu.test","up.xu.test"]'
 	assert_json '.targets[0].ok == false and .targets[1].ok == true and .targets[2].ok == null'
@@ -439,8 +439,15 @@ with_dns() {
 @test "no SRV records: fallback to the domain on 5222" {
 	with_dns --a xu.test=127.0.0.1
 	local out=$BATS_TEST_TMPDIR/fb.json
-	"${DNS_WRAP[@]}" "$XU_BIN/xmpp-probe" -C "$BARE" --timeout 5 --format json "$XU_DOMAIN" >"$out" || true
+	local st=0
+	"${DNS_WRAP[@]}" "$XU_BIN/xmpp-probe" -C "$BARE" --timeout 5 --format json "$XU_DOMAIN" >"$out" || st=$?
 	output=$(cat "$out")
+	echo "# status $st: $output"
+	# the fallback target is tried: refused (69) where nothing listens on
+	# 127.0.0.1:5222; a machine's own server there would answer instead
+	if ! (exec 3<>/dev/tcp/127.0.0.1/5222) 2>/dev/null; then
+		[ "$st" = 69 ] || fail "exit status $st"
+	fi
 	assert_json '.targets[0].source == "fallback" and .targets[0].host == "xu.test" and .targets[0].port == 5222'
 	assert_json '.stages[0].name == "dns" and (.stages[0].detail | test("falling back"))'
 }

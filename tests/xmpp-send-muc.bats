@@ -68,11 +68,29 @@ assert_posted_after_join() {
 	xsend --muc --no-create -m "nobody here" "$room"
 	assert_status 69
 	assert_stderr_matches "room $room does not exist.*--no-create"
-	xsend -v --muc -m "first post" "$room"
-	assert_status 0
-	assert_stderr_matches 'created room'
-	# it is unlocked: another user can join it now
-	start_receiver r bob --muc "$room" --count 0
+	# Created by xmpp-send, which stays in it (line mode, input still open):
+	# another user joins the room xmpp-send made (--no-create: bob's join
+	# fails if it creates the room instead), which a locked room refuses.
+	local fifo=$BATS_TEST_TMPDIR/in pid i
+	mkfifo "$fifo"
+	setsid timeout -k 5 60 "$XU_BIN/xmpp-send" -v -l --muc "$room" <"$fifo" \
+		>"$BATS_TEST_TMPDIR/send.out" 2>"$BATS_TEST_TMPDIR/send.err" 3>&- &
+	pid=$!
+	_xu_track "$pid"
+	exec 4>"$fifo"
+	for i in $(seq 1 200); do
+		grep -q 'created room' "$BATS_TEST_TMPDIR/send.err" && break
+		sleep 0.05
+	done
+	grep -q 'created room' "$BATS_TEST_TMPDIR/send.err" || { exec 4>&-; fail "no 'created room': $(cat "$BATS_TEST_TMPDIR/send.err")"; }
+	start_receiver r bob --muc "$room" --no-create --count 1
+	echo "posted after bob joined" >&4
+	exec 4>&-
+	local rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ] || fail "xmpp-send exited $rc: $(cat "$BATS_TEST_TMPDIR/send.err")"
+	wait_receiver r
+	assert_recv r '.[0].body == "posted after bob joined"'
 }
 
 @test "muc: a members-only room without membership: clear error, exit 77; a member gets in" {

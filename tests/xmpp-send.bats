@@ -4,6 +4,7 @@
 # failures are checked by exit status, message, and what the server saw.
 
 load helpers/common
+load helpers/dns
 
 setup() {
 	xu_require_tool xmpp-send
@@ -20,6 +21,8 @@ teardown() {
 # like a real base64 payload.
 assert_no_sasl_payload() {
 	local f=$1 p
+	# a missing or empty trace would pass every check below
+	grep -q '<auth' "$f" || fail "$f holds no <auth> (no trace?): the checks would prove nothing"
 	for p in "$(printf 'n,,n=alice,r' | base64)" "$(printf 'y,,n=alice,r' | base64)" \
 		"$(printf 'c=biws,r=' | base64)" "$(printf 'c=eSws,r=' | base64)"; do
 		! grep -qF -- "$p" "$f" || fail "SASL payload ($p...) in $f"
@@ -149,7 +152,7 @@ assert_no_sasl_payload() {
 	assert_recv bob '.[0].body | contains("plain") and contains("red") and contains("text") and contains("end")'
 	assert_recv bob '.[0].subject | contains("subj") and contains("bold")'
 	assert_recv bob '.[1].body | contains("second") and contains("one")'
-	[ "$(log_count 'not-well-formed|Stream error|stream error')" = 0 ] || fail "the server saw a broken stream"
+	assert_log_count 0 'not-well-formed|Stream error|stream error' "the server saw a broken stream"
 }
 
 @test "a message to an offline account is stored and delivered later" {
@@ -160,12 +163,12 @@ assert_no_sasl_payload() {
 	assert_recv erin '.[0].body == "while you were away" and .[0].delay != null'
 }
 
-@test "a bounced message (no such user) is a failure" {
+@test "a bounced message (no such user) is a failure: 69 (the man page's EXIT STATUS)" {
 	start_receiver bob bob --count 1
 	xsend -a alice -t chat -m "hello?" "nobody@$XU_DOMAIN" "bob@$XU_DOMAIN"
 	[ "$status" != 0 ] || fail "exit 0 although the server bounced the message to nobody@$XU_DOMAIN"
-	[ "$status" != 124 ] || fail "hung"
-	assert_stderr_matches "nobody@xu\.test"
+	assert_status 69
+	assert_stderr_matches "1 of 2 message\(s\) bounced; first: .*nobody@xu\.test"
 	# the good recipient still got it
 	wait_receiver bob
 	assert_recv bob '.[0].body == "hello?"'
@@ -206,12 +209,14 @@ assert_no_sasl_payload() {
 	[ -n "$stderr" ] || fail "no message on stderr"
 	sleep 0.3 # let Prosody write its log
 	local attempts failures
-	attempts=$(log_count 'XU-AUTH-ATTEMPT')
-	failures=$(log_count 'XU-AUTH-FAILURE')
-	echo "# auth attempts: $attempts, failures: $failures"
-	[ "$failures" -ge 1 ] || fail "the server saw no failed login"
-	[ "$attempts" -le 2 ] || fail "$attempts login attempts for one run"
-	[ "$(log_count 'XU-AUTH-SUCCESS')" = 0 ]
+	if xu_has_server_log; then
+		attempts=$(log_count 'XU-AUTH-ATTEMPT')
+		failures=$(log_count 'XU-AUTH-FAILURE')
+		echo "# auth attempts: $attempts, failures: $failures"
+		[ "$failures" -ge 1 ] || fail "the server saw no failed login"
+		[ "$attempts" -le 2 ] || fail "$attempts login attempts for one run"
+	fi
+	assert_log_count 0 'XU-AUTH-SUCCESS'
 	[ "$elapsed_ms" -lt 10000 ] || fail "took ${elapsed_ms} ms"
 }
 
@@ -221,7 +226,7 @@ assert_no_sasl_payload() {
 	prosody_log_mark
 	xsend -C "$(nopw_config)" -a alice --password-file "$BATS_TEST_TMPDIR/pw" -m "pw file" "bob@$XU_DOMAIN"
 	assert_status 0
-	[ "$(log_count 'XU-AUTH-SUCCESS user=alice')" = 1 ]
+	assert_log_count 1 'XU-AUTH-SUCCESS user=alice'
 }
 
 @test "password sources: a password file ending in a newline works (first line)" {
@@ -236,7 +241,7 @@ assert_no_sasl_payload() {
 	prosody_log_mark
 	xsend -C "$(nopw_config)" -a alice --passwordeval "cat '$BATS_TEST_TMPDIR/pw'" -m "pw eval" "bob@$XU_DOMAIN"
 	assert_status 0
-	[ "$(log_count 'XU-AUTH-SUCCESS user=alice')" = 1 ]
+	assert_log_count 1 'XU-AUTH-SUCCESS user=alice'
 }
 
 @test "password sources: a failing --passwordeval is an error, not an empty password" {
@@ -244,14 +249,14 @@ assert_no_sasl_payload() {
 	xsend -C "$(nopw_config)" -a alice --passwordeval "exit 3" -m "pw eval" "bob@$XU_DOMAIN"
 	[ "$status" != 0 ] || fail "exit 0"
 	[ "$status" != 124 ] || fail "hung"
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "logged in with a password from a failed command"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "logged in with a password from a failed command"
 }
 
 @test "password sources: XMPP_PASSWORD works" {
 	prosody_log_mark
 	XMPP_PASSWORD=$XU_ALICE_PASSWORD xsend -C "$(nopw_config)" -a alice -m "pw env" "bob@$XU_DOMAIN"
 	assert_status 0
-	[ "$(log_count 'XU-AUTH-SUCCESS user=alice')" = 1 ]
+	assert_log_count 1 'XU-AUTH-SUCCESS user=alice'
 }
 
 @test "password sources: --password-file comes before XMPP_PASSWORD" {
@@ -268,7 +273,7 @@ assert_no_sasl_payload() {
 	[ "$status" != 0 ] || fail "exit 0: logged in as bob with alice's configured password?"
 	[ "$status" != 124 ] || fail "hung"
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "a login was attempted"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "a login was attempted"
 }
 
 @test "no password source and no terminal: fails without hanging" {
@@ -289,7 +294,7 @@ assert_no_sasl_payload() {
 		fail "an <auth> element was sent to an untrusted server"
 	fi
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 @test "untrusted server certificate over direct TLS: exit 77, no credentials sent" {
@@ -298,7 +303,7 @@ assert_no_sasl_payload() {
 		xsend -C "$(noca_config)" -a alice --tls direct --port "$XU_TLS_PORT" -m hi "bob@$XU_DOMAIN"
 	assert_status 77
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 @test "--tls-fingerprint: the right one (openssl format, with colons) is accepted" {
@@ -334,7 +339,7 @@ assert_no_sasl_payload() {
 		fail "an <auth> element was sent to a server whose certificate does not match the pin"
 	fi
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 @test "--tls-fingerprint alone (no trust file, empty system store) is enough, like msmtp" {
@@ -372,14 +377,29 @@ assert_no_sasl_payload() {
 		fail "credentials were sent in clear"
 	fi
 	sleep 0.3
-	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "the server saw a login attempt"
+	assert_log_count 0 'XU-AUTH-ATTEMPT' "the server saw a login attempt"
 }
 
 # ---------------------------------------------------------------- network failures
 
 @test "unknown host: exit 68" {
+	# the suite's DNS stub answers NXDOMAIN: the machine's resolver (maybe
+	# unreachable, which is 75) plays no part
+	xu_dns_stub
+	XU_WRAP=("${XU_DNS_WRAP[@]}")
 	xsend -a alice --host nonexistent.invalid -m hi "bob@$XU_DOMAIN"
 	assert_status 68
+	assert_stderr_matches 'nonexistent\.invalid'
+	grep -q '^DNS nonexistent.invalid ' "$XU_DNS_LOG" || fail "the stub was not asked"
+}
+
+@test "host name lookup that gets no answer (resolver unreachable): 75, not 68" {
+	# a resolv.conf naming a loopback address where nothing answers DNS
+	xu_dns_stub
+	printf 'nameserver 127.0.0.254\noptions timeout:1 attempts:1\n' >"$BATS_TEST_TMPDIR/resolv.conf"
+	XU_WRAP=("${XU_DNS_WRAP[@]}")
+	xsend -a alice --host nonexistent.invalid -m hi "bob@$XU_DOMAIN"
+	assert_status 75
 	assert_stderr_matches 'nonexistent\.invalid'
 }
 
@@ -459,6 +479,7 @@ assert_no_sasl_payload() {
 	xsend -C "$(nopw_config)" -a alice --password-file "$BATS_TEST_TMPDIR/pw" --trace "$BATS_TEST_TMPDIR/trace" \
 		-m hi "bob@$XU_DOMAIN"
 	assert_status 77
+	grep -q '^C: .*<auth' "$BATS_TEST_TMPDIR/trace" || fail "no <auth> in the trace: the checks would prove nothing"
 	! grep -qF 'wrong-pw-visible' "$BATS_TEST_TMPDIR/trace" || fail "password in the trace"
 	# a PLAIN fallback would carry base64("\0alice\0password")
 	! grep -qF "$(printf '\0alice\0wrong-pw-visible' | base64)" "$BATS_TEST_TMPDIR/trace" ||

@@ -14,6 +14,9 @@ messages, 1 if --timeout passes first, 2 if it cannot connect or log in.
 Counted are messages with a body or a subject (so MUC join noise, receipts and
 chat states are printed but not counted), unless --count-all. Messages the server
 stored while the account was offline are skipped unless --offline.
+
+With --presence, each presence received once READY is printed too (not counted):
+  {"presence": "available" or its type, "from", "status"}
 """
 import argparse
 import asyncio
@@ -50,6 +53,7 @@ class Receiver(ClientXMPP):
         self.exit_code = None
         self.pending_rooms = {}  # room bare JID -> stage
         self.ready = False
+        self.receipt_requests = 0
         if args.ca:
             self.ca_certs = args.ca
         # The test server is addressed by IP; certificates name the XMPP domain.
@@ -122,6 +126,8 @@ class Receiver(ClientXMPP):
         pres.send()
         try:
             created = await asyncio.wait_for(state["joined"], 10)
+            if created and self.args.no_create:
+                raise RuntimeError("room %s did not exist: we created it (--no-create)" % room)
             if created:
                 # A new room is locked until its owner configures it: accept the defaults.
                 iq = self.Iq()
@@ -136,6 +142,11 @@ class Receiver(ClientXMPP):
             self.pending_rooms.pop(room, None)
 
     def on_presence(self, pres):
+        if self.args.presence and self.ready:
+            sys.stdout.write(json.dumps({"presence": pres["type"] or "available",
+                                         "from": str(pres["from"]),
+                                         "status": child_text(pres.xml, "jabber:client", "status")}) + "\n")
+            sys.stdout.flush()
         room = pres["from"].bare
         state = self.pending_rooms.get(room)
         if state is None or state["joined"].done():
@@ -189,7 +200,10 @@ class Receiver(ClientXMPP):
         }
         sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()
-        if receipt_req and self.args.receipts and xml.get("id") and msg["type"] != "error":
+        if receipt_req and msg["type"] != "error":
+            self.receipt_requests += 1
+        if receipt_req and self.args.receipts and xml.get("id") and msg["type"] != "error" \
+                and self.receipt_requests not in (self.args.receipts_skip or []):
             ack = self.Message()
             ack["to"] = msg["from"]
             ET.SubElement(ack.xml, "{%s}received" % NS_RECEIPTS, id=xml.get("id"))
@@ -217,6 +231,11 @@ def main():
     p.add_argument("--muc", action="append", metavar="ROOM", help="join ROOM (bare JID); repeatable")
     p.add_argument("--nick", default=None, help="nick for --muc (default: the JID's node)")
     p.add_argument("--receipts", action="store_true", help="answer XEP-0184 receipt requests")
+    p.add_argument("--receipts-skip", type=int, action="append", metavar="N",
+                   help="with --receipts, leave the Nth receipt request (1-based) unanswered; repeatable")
+    p.add_argument("--no-create", action="store_true",
+                   help="with --muc, fail (exit 2) when joining creates the room: it must exist and be unlocked")
+    p.add_argument("--presence", action="store_true", help="print the presences received once READY")
     p.add_argument("--offline", action="store_true",
                    help="also report messages the server stored while we were offline (with a delay stamp); "
                         "by default they are skipped so that leftovers of earlier tests do not count")

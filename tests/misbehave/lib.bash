@@ -74,6 +74,7 @@ mb_expect() {
 	*:stream-error:system-shutdown) echo "75 ended the stream.*system-shutdown" ;;
 	*:stream-error:conflict) echo "75 (ended the stream|replaced this session).*conflict" ;;
 	*:stream-error:see-other-host) echo "69 ended the stream.*see-other-host" ;;
+	*:stream-error:invalid-namespace) echo "76 ended the stream.*invalid-namespace" ;;
 	*:cut-after-proceed) echo "76 TLS negotiation with 127.0.0.1:[0-9]+ failed" ;;
 	*:tls-stall) echo "75 timed out after ${MB_T:-$MB_TIMEOUT} s during TLS negotiation" ;;
 	*:no-bind) echo "76 no <bind/> after authentication" ;;
@@ -184,9 +185,48 @@ assert_within_deadline() {
 	fi
 }
 
-# mb_case SCENARIO [TIMEOUT]: every tool in MB_TOOLS against SCENARIO, with
-# the exit code and message of mb_expect, no credentials in clear, in time.
+# mb_did_job TOOL SCENARIO: the positive control of a case that succeeds:
+# the tool did its one job (what a user would check), not merely exit 0.
+mb_did_job() {
+	local tool=$1 sc=$2
+	case $tool in
+	xmpp-send)
+		grep -aEq "<message [^>]*to=[\"']bob@$XU_DOMAIN[\"'][^>]*>.*<body>hello</body>" "$MB_REC.tls" ||
+			fail "$tool, $sc: the peer did not receive the message"
+		;;
+	xmpp-bind)
+		grep -Eq "<iq [^>]*id=[\"']mb1[\"']" <<<"$output" && grep -Eq "type=[\"']result[\"']" <<<"$output" ||
+			fail "$tool, $sc: the ping's result is not on stdout"
+		;;
+	xmpp-listen)
+		case $sc in
+		big-stanza:*) [ "${#output}" -ge "${sc#*:}" ] || fail "$tool, $sc: the big message is not on stdout (${#output} bytes)" ;;
+		*) grep -q 'hello from the peer' <<<"$output" || fail "$tool, $sc: the peer's message is not on stdout" ;;
+		esac
+		;;
+	xmpp-probe) grep -Eq '^XMPP OK - ' <<<"$output" || fail "$tool, $sc: no 'XMPP OK' on stdout" ;;
+	*) fail "no positive control for $tool in mb_did_job" ;;
+	esac
+}
+
+# mb_case [--quick] [--min MS] [--check FN] SCENARIO [TIMEOUT]: every tool in MB_TOOLS
+# against SCENARIO, each checked on its own: the exit code and message of
+# mb_expect (an expected message of "^$" means stderr must be empty), the
+# positive control (mb_did_job) when the case succeeds, no credentials in
+# clear, in time. --quick: each tool ends well before the deadline
+# (assert_quick); --min MS: none ends before MS milliseconds (a deadline
+# that is not cut short); --check FN: FN TOOL runs after each tool's run.
 mb_case() {
+	local quick=0 min=0 check=""
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--quick) quick=1 ;;
+		--check) check=$2; shift ;;
+		--min) min=$2; shift ;;
+		*) break ;;
+		esac
+		shift
+	done
 	local sc=$1 timeout=${2:-$MB_TIMEOUT} tool exp code ere ran=0
 	for tool in $MB_TOOLS; do
 		[ -x "$XU_BIN/$tool" ] || continue
@@ -196,10 +236,22 @@ mb_case() {
 		ere=${exp#* }
 		mb_run "$tool" "$sc" "$timeout"
 		[ "$status" = "$code" ] || fail "$tool, $sc: expected exit status $code, got $status"
-		grep -Eq -- "$ere" <<<"$stderr" || grep -Eq -- "$ere" <<<"$output" ||
-			fail "$tool, $sc: neither stderr nor stdout matches /$ere/"
+		if [ "$ere" = '^$' ]; then
+			[ -z "$stderr" ] || fail "$tool, $sc: expected nothing on stderr, got: $stderr"
+		else
+			grep -Eq -- "$ere" <<<"$stderr" || grep -Eq -- "$ere" <<<"$output" ||
+				fail "$tool, $sc: neither stderr nor stdout matches /$ere/"
+		fi
+		[ "$code" != 0 ] || mb_did_job "$tool" "$sc"
 		assert_no_credentials_in_clear
 		assert_within_deadline "$timeout"
+		if [ "$quick" = 1 ]; then
+			[ "$elapsed_ms" -lt "$MB_QUICK_MS" ] || fail "$tool, $sc: took $elapsed_ms ms (more than $MB_QUICK_MS)"
+		fi
+		if [ "$min" -gt 0 ]; then
+			[ "$elapsed_ms" -ge "$min" ] || fail "$tool, $sc: ended after $elapsed_ms ms, before the deadline (${min} ms)"
+		fi
+		[ -z "$check" ] || "$check" "$tool"
 		ran=$((ran + 1))
 	done
 	[ "$ran" -gt 0 ] || fail "no tool to test (MB_TOOLS=$MB_TOOLS)"
