@@ -1,0 +1,31 @@
+-- mod_xu_upload_test: test-only module for the upload component (tests/xmpp-send-file.bats).
+-- A slot request whose filename starts with "xu-wrong-size" is handed to
+-- mod_http_file_share as if it asked for one byte more, so that the slot does
+-- not match the file and the real PUT handler refuses the upload (HTTP 413).
+-- Every other request passes untouched.
+
+module:hook("iq-get/host/urn:xmpp:http:upload:0:request", function(event)
+	local request = event.stanza.tags[1];
+	if request and tostring(request.attr.filename or ""):match("^xu%-wrong%-size") then
+		request.attr.size = tostring((tonumber(request.attr.size) or 0) + 1);
+		module:log("info", "XU-UPLOAD-TEST slot size changed to %s", request.attr.size);
+	end
+end, 100); -- before mod_http_file_share's handler; returns nothing, so it still runs
+
+-- A filename "xu-stall-PORT": the slot points at https://127.0.0.1:PORT/, a
+-- test's listener that accepts and never answers (a stalled upload server).
+module:hook("iq-get/host/urn:xmpp:http:upload:0:request", function(event)
+	local request = event.stanza.tags[1];
+	local port = request and tostring(request.attr.filename or ""):match("^xu%-stall%-(%d+)$");
+	if not port then
+		return;
+	end
+	local url = "https://127.0.0.1:" .. port .. "/stall";
+	local reply = require "util.stanza".reply(event.stanza)
+		:tag("slot", { xmlns = "urn:xmpp:http:upload:0" })
+		:tag("put", { url = url }):up()
+		:tag("get", { url = url }):up();
+	module:log("info", "XU-UPLOAD-TEST stalled slot %s", url);
+	event.origin.send(reply);
+	return true;
+end, 200);
