@@ -490,10 +490,8 @@ static int http_status_code(long status)
 static int curl_failed(CURLcode rc, const struct put *p, const char *host, double timeout,
                        const char *errbuf, struct xu_error *err)
 {
-    const struct xu_opts *o = NULL;
     char what[300], sent[64], total[64];
 
-    (void)o;
     snprintf(what, sizeof what, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     human(p->size - p->left, sent, sizeof sent);
     human(p->size, total, sizeof total);
@@ -669,7 +667,7 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
                                   src->label, src->size);
         }
     } else {
-        rc = curl_failed(crc, &p, host, timeout, errbuf, err);
+        rc = curl_failed(crc, &p, host, timeout > 0 ? o->timeout : 0, errbuf, err);
     }
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);

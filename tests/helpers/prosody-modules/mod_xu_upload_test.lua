@@ -29,3 +29,17 @@ module:hook("iq-get/host/urn:xmpp:http:upload:0:request", function(event)
 	event.origin.send(reply);
 	return true;
 end, 200);
+
+-- A client whose resource starts with "xu-no-upload" sees a server without the
+-- upload service: the domain's disco#items answer it gets is empty.
+local parent = module.host:match("^[^.]+%.(.+)$");
+if parent then
+	module:context(parent):hook("iq-get/host/http://jabber.org/protocol/disco#items:query", function(event)
+		local stanza = event.stanza;
+		if stanza.tags[1].attr.node or not tostring(stanza.attr.from or ""):match("/xu%-no%-upload") then
+			return;
+		end
+		event.origin.send(require "util.stanza".reply(stanza):query("http://jabber.org/protocol/disco#items"));
+		return true;
+	end, 100);
+end
