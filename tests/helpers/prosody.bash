@@ -121,7 +121,7 @@ _xu_write_prosody_config() {
 		-- slot whose size does not match its file
 		Component "$XU_UPLOAD" "http_file_share"
 			http_file_share_size_limit = $XU_UPLOAD_LIMIT
-			http_file_share_daily_quota = 1073741824
+			http_file_share_daily_quota = $((XU_UPLOAD_LIMIT * 100))
 			modules_enabled = { "xu_upload_test" }
 	EOF
 }
@@ -278,7 +278,7 @@ xu_server_setup() {
 	export XU_TMP
 	export XU_DOMAIN=xu.test XU_HOST=127.0.0.1
 	export XU_MUC=conference.$XU_DOMAIN XU_COMPONENT=component.$XU_DOMAIN
-	export XU_UPLOAD=upload.$XU_DOMAIN XU_UPLOAD_LIMIT=12582912
+	export XU_UPLOAD=upload.$XU_DOMAIN XU_UPLOAD_LIMIT=${XU_UPLOAD_LIMIT:-12582912} # bench/upload sets more
 	export XU_COMPONENT_SECRET="component-$(_xu_rand 8)"
 	export XU_PROSODY_CONFIG=$XU_TMP/prosody.cfg.lua XU_PROSODY_LOG=$XU_TMP/prosody.log
 	export XDG_CONFIG_HOME=$XU_TMP/xdg
