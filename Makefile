@@ -22,7 +22,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
 XCFLAGS := -std=c11 -D_GNU_SOURCE -DXU_VERSION='"$(VERSION)"' $(WARN) -Ilib \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-XLIBS   := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmagic -lm -lresolv
+XLIBS   := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lresolv
 
 # Sanitizer builds go to their own directory so they never mix with normal objects.
 ifeq ($(SANITIZE),1)

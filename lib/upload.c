@@ -1,6 +1,7 @@
 #include "upload.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <magic.h>
@@ -13,6 +14,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <dlfcn.h>
 
 #include "iq.h"
 #include "jid.h"
@@ -40,11 +43,124 @@
  * (bench/upload). Other servers lose nothing measurable (29 bytes per
  * record). */
 #define TLS_RECORD 8192u
+#define UPLOAD_BUFFER 65536L  /* curl's read size from the file (its default) */
 
 static double iq_until(double until)
 {
     return until > 0 ? until : xu_now() + IQ_WAIT;
 }
+
+/* ---- libcurl and libmagic, loaded when a file is shared ----
+ *
+ * Linked normally they (and the ~30 libraries libcurl pulls in) would be
+ * mapped and relocated by every run of every tool: a plain text send went
+ * from 7.4 to 12.2 MB peak RSS. So they are opened with dlopen() the first
+ * time they are needed, by their Debian runtime names (libcurl4, the
+ * OpenSSL flavour: the SSL_CTX callback below needs it; libmagic1). */
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+
+static struct {
+    void *handle;
+    __typeof__(curl_global_init) *global_init;
+    __typeof__(curl_easy_init) *easy_init;
+    __typeof__(curl_easy_setopt) *easy_setopt;
+    __typeof__(curl_easy_perform) *easy_perform;
+    __typeof__(curl_easy_getinfo) *easy_getinfo;
+    __typeof__(curl_easy_cleanup) *easy_cleanup;
+    __typeof__(curl_easy_strerror) *easy_strerror;
+    __typeof__(curl_slist_append) *slist_append;
+    __typeof__(curl_slist_free_all) *slist_free_all;
+    __typeof__(curl_version_info) *version_info;
+} C;
+
+static struct {
+    void *handle;
+    int tried;
+    __typeof__(magic_open) *open;
+    __typeof__(magic_load) *load;
+    __typeof__(magic_buffer) *buffer;
+    __typeof__(magic_close) *close;
+} M;
+
+static int sym(void *h, const char *name, void *fp)
+{
+    void *p = dlsym(h, name);
+
+    memcpy(fp, &p, sizeof p); /* object to function pointer, the POSIX way */
+    return p != NULL;
+}
+
+static int load_curl(struct xu_error *err)
+{
+    const curl_version_info_data *v;
+    int ok;
+
+    if (C.handle)
+        return 0;
+    C.handle = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!C.handle)
+        return xu_error_set(err, XU_EX_UNAVAILABLE,
+                            "cannot share files: libcurl is not installed (Debian: libcurl4): %s",
+                            dlerror());
+    ok = sym(C.handle, "curl_global_init", &C.global_init) &
+         sym(C.handle, "curl_easy_init", &C.easy_init) &
+         sym(C.handle, "curl_easy_setopt", &C.easy_setopt) &
+         sym(C.handle, "curl_easy_perform", &C.easy_perform) &
+         sym(C.handle, "curl_easy_getinfo", &C.easy_getinfo) &
+         sym(C.handle, "curl_easy_cleanup", &C.easy_cleanup) &
+         sym(C.handle, "curl_easy_strerror", &C.easy_strerror) &
+         sym(C.handle, "curl_slist_append", &C.slist_append) &
+         sym(C.handle, "curl_slist_free_all", &C.slist_free_all) &
+         sym(C.handle, "curl_version_info", &C.version_info);
+    v = ok ? C.version_info(CURLVERSION_NOW) : NULL;
+    if (!v || v->version_num < 0x075500 || !v->ssl_version ||
+        strncmp(v->ssl_version, "OpenSSL", 7) != 0) {
+        dlclose(C.handle);
+        C.handle = NULL;
+        return xu_error_set(err, XU_EX_UNAVAILABLE,
+                            "cannot share files: libcurl.so.4 is not libcurl 7.85 or later built "
+                            "with OpenSSL (Debian: libcurl4)");
+    }
+    if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        dlclose(C.handle);
+        C.handle = NULL;
+        return xu_error_set(err, XU_EX_SOFTWARE, "cannot initialise libcurl");
+    }
+    return 0;
+}
+
+/* 0 when libmagic is there; without it the type is application/octet-stream. */
+static int load_magic(void)
+{
+    if (!M.tried) {
+        M.tried = 1;
+        M.handle = dlopen("libmagic.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (M.handle && !(sym(M.handle, "magic_open", &M.open) & sym(M.handle, "magic_load", &M.load) &
+                          sym(M.handle, "magic_buffer", &M.buffer) &
+                          sym(M.handle, "magic_close", &M.close))) {
+            dlclose(M.handle);
+            M.handle = NULL;
+        }
+        if (!M.handle)
+            xu_info("libmagic is not available: files are announced as application/octet-stream "
+                    "unless --file-type says otherwise");
+    }
+    return M.handle ? 0 : -1;
+}
+
+#define curl_easy_init C.easy_init
+#define curl_easy_setopt C.easy_setopt
+#define curl_easy_perform C.easy_perform
+#define curl_easy_getinfo C.easy_getinfo
+#define curl_easy_cleanup C.easy_cleanup
+#define curl_easy_strerror C.easy_strerror
+#define curl_slist_append C.slist_append
+#define curl_slist_free_all C.slist_free_all
+#define magic_open M.open
+#define magic_load M.load
+#define magic_buffer M.buffer
+#define magic_close M.close
 
 /* ---- iq round trips ---- */
 
@@ -557,6 +673,49 @@ static CURLcode ssl_ctx_cb(CURL *curl, void *sslctx, void *ud)
     return CURLE_OK;
 }
 
+/* A directory of c_rehash links (8 hex digits, ".0"). */
+static int hashed_dir(const char *dir)
+{
+    struct dirent *de;
+    unsigned x;
+    char dot[8];
+    DIR *d = opendir(dir);
+
+    if (!d)
+        return 0;
+    while ((de = readdir(d)) != NULL)
+        if (strlen(de->d_name) == 10 && sscanf(de->d_name, "%8x%2s", &x, dot) == 2 &&
+            strcmp(dot, ".0") == 0)
+            break;
+    closedir(d);
+    return de != NULL;
+}
+
+/* The system store as OpenSSL sees it, as for the XMPP connection:
+ * $SSL_CERT_FILE if set, else the hashed certificate directory (looked up
+ * lazily, for the one CA needed; loading the whole bundle costs ~50 ms and
+ * ~1 MB), else curl's built-in bundle. --tls-trust-file comes on top. */
+static void system_store(CURL *c)
+{
+    const char *file = getenv(X509_get_default_cert_file_env());
+    const char *dir = getenv(X509_get_default_cert_dir_env());
+    char probe[4096];
+    struct stat st;
+
+    if (file && *file) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, file);
+        return;
+    }
+    if (!dir || !*dir)
+        dir = X509_get_default_cert_dir();
+    /* a hashed directory has at least the usual ISRG/DigiCert style links */
+    snprintf(probe, sizeof probe, "%s", dir);
+    if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode) && hashed_dir(dir)) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(c, CURLOPT_CAPATH, dir);
+    }
+}
+
 static int http_status_code(long status)
 {
     if (status == 401 || status == 403)
@@ -634,7 +793,6 @@ static void url_host(const char *url, char *buf, size_t len)
 static int do_put(const struct xu_opts *o, const struct slot *sl, const struct xu_upload_src *src,
                   double until, int progress, struct xu_error *err)
 {
-    static int curl_ready;
     struct put p;
     struct curl_slist *hdrs = NULL, *nh;
     char errbuf[CURL_ERROR_SIZE] = "", host[300], ct[300], shown[200], extra;
@@ -646,11 +804,8 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
     int rc = 0, i;
     ssize_t r;
 
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return xu_error_set(err, XU_EX_SOFTWARE, "cannot initialise libcurl");
-        curl_ready = 1;
-    }
+    if ((rc = load_curl(err)) != 0)
+        return rc;
     memset(&p, 0, sizeof p);
     p.fd = src->fd;
     p.size = p.left = src->size;
@@ -699,7 +854,7 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
      * it streams (over 10 MiB), so do not wait the default second. */
     curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_WAIT_MS);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "xmpputils/" XU_VERSION);
-    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 262144L);
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
     if (o->tls_insecure && o->tls != XU_TLS_OFF) {
         xu_warn("WARNING: --tls-insecure: the upload server's certificate is NOT verified; "
                 "anyone on the path can read or replace the file");
@@ -708,6 +863,7 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
     } else {
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+        system_store(c);
     }
     curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &p);
@@ -801,7 +957,7 @@ void xu_upload_content_type(int fd, char *buf, size_t len)
     char *data = malloc(MAGIC_BYTES);
     const char *t = NULL;
     ssize_t n = data ? pread(fd, data, MAGIC_BYTES, 0) : -1;
-    magic_t m = n > 0 ? magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR) : NULL;
+    magic_t m = n > 0 && load_magic() == 0 ? magic_open(MAGIC_MIME_TYPE | MAGIC_ERROR) : NULL;
 
     if (m && magic_load(m, NULL) == 0)
         t = magic_buffer(m, data, (size_t)n);
@@ -959,6 +1115,7 @@ int xu_upload_files(const struct xu_opts *opts, struct xu_upload_file *files, in
 {
     struct src_file *sf = calloc((size_t)(n > 0 ? n : 1), sizeof *sf);
     struct xu_upload_service svc = {NULL, 0};
+    struct slot *slots = NULL;
     struct xu_session s;
     char size[64], limit[64];
     int rc = 0, i, opened = 0;
@@ -987,12 +1144,30 @@ int xu_upload_files(const struct xu_opts *opts, struct xu_upload_file *files, in
                               "%s is %s, larger than the %s limit of %s: nothing was uploaded",
                               sf[i].label, size, svc.jid, limit);
         }
+    /* Every slot first: a refusal (quota, type) comes before any upload, and
+     * the session is closed before the PUTs (nothing to keep alive while a
+     * large file goes up; its memory is free for curl's). */
+    slots = calloc((size_t)(n > 0 ? n : 1), sizeof *slots);
+    if (rc == 0 && !slots)
+        rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
     for (i = 0; i < n && rc == 0; i++)
-        rc = xu_upload_one(&s, &svc, &sf[i].src, until, progress, &files[i].get_url, err);
+        rc = request_slot(&s, &svc, &sf[i].src, until, &slots[i], err);
     if (s.ready)
         xu_session_close(&s);
     if (opened)
         xu_session_free(&s);
+    for (i = 0; i < n && rc == 0; i++) {
+        xu_info("uploading %s (%llu bytes, %s) to %s", sf[i].label, sf[i].src.size,
+                sf[i].type, svc.jid);
+        rc = do_put(opts, &slots[i], &sf[i].src, until, progress, err);
+        if (rc == 0) {
+            files[i].get_url = slots[i].get;
+            slots[i].get = NULL;
+        }
+    }
+    for (i = 0; slots && i < n; i++)
+        slot_free(&slots[i]);
+    free(slots);
     xu_upload_service_free(&svc);
     for (i = 0; i < n; i++) {
         if (sf[i].src.fd > 0)
