@@ -162,6 +162,12 @@ static int load_magic(void)
 #define magic_buffer M.buffer
 #define magic_close M.close
 
+/* A security warning: shown even with --quiet (nothing silences it). */
+static void loud(const char *what)
+{
+    fprintf(stderr, "%s: WARNING: %s\n", xu_progname, what);
+}
+
 /* ---- iq round trips ---- */
 
 struct answer {
@@ -856,8 +862,8 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
     curl_easy_setopt(c, CURLOPT_USERAGENT, "xmpputils/" XU_VERSION);
     curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
     if (o->tls_insecure && o->tls != XU_TLS_OFF) {
-        xu_warn("WARNING: --tls-insecure: the upload server's certificate is NOT verified; "
-                "anyone on the path can read or replace the file");
+        loud("--tls-insecure: the upload server's certificate is NOT verified; anyone on the "
+             "path can read or replace the file");
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     } else {
@@ -868,8 +874,8 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
     curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &p);
     if (strncasecmp(sl->put, "http://", 7) == 0)
-        xu_warn("WARNING: uploading %s over plain http:// (--tls off): anyone on the path can "
-                "read or replace it", src->label);
+        loud("the upload goes over plain http:// (--tls off): anyone on the path can read or "
+             "replace the file");
     if (timeout > 0) {
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000) + 1);
     } else {

@@ -253,3 +253,24 @@ assert_shared() {
 	wait "$pid" || fail "xmpp-listen failed: $(cat "$BATS_TEST_TMPDIR/l.err")"
 	jq -e '.oob_url != null and .oob_url == .body' "$out" >/dev/null || fail "no oob_url: $(cat "$out")"
 }
+
+@test "file: a file that grows while it is read is not shared (a /proc file: size 0, content more)" {
+	prosody_log_mark
+	xsend --file /proc/self/status --file-name status.txt "bob@$XU_DOMAIN"
+	assert_status 65
+	assert_stderr_matches "grew while it was being read.*not shared"
+	[ "$(log_count '<message')" = 0 ] || fail "a message was sent"
+}
+
+@test "file: --tls-insecure skips the upload server's verification too, loudly" {
+	local conf
+	conf=$(noca_config)
+	printf 'i' >"$BATS_TEST_TMPDIR/i.txt"
+	start_receiver r bob --count 1
+	XMPP_PASSWORD=$(xu_password alice) xsend -C "$conf" -a alice --tls-insecure -q \
+		--file "$BATS_TEST_TMPDIR/i.txt" "bob@$XU_DOMAIN"
+	assert_status 0
+	assert_stderr_matches "WARNING: --tls-insecure: the upload server's certificate is NOT verified"
+	wait_receiver r
+	assert_shared r "$BATS_TEST_TMPDIR/i.txt" >/dev/null
+}
