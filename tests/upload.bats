@@ -39,10 +39,15 @@ assert_shared() {
 @test "file: a text file reaches a user as body = URL plus XEP-0066 OOB, and downloads unchanged" {
 	printf 'nightly report\nall good\n' >"$BATS_TEST_TMPDIR/report.txt"
 	start_receiver r bob --count 1
-	xsend --file "$BATS_TEST_TMPDIR/report.txt" "bob@$XU_DOMAIN"
+	xsend --trace "$BATS_TEST_TMPDIR/trace" --file "$BATS_TEST_TMPDIR/report.txt" "bob@$XU_DOMAIN"
 	assert_status 0
 	wait_receiver r
 	url=$(assert_shared r "$BATS_TEST_TMPDIR/report.txt")
+	# the slot is in the transcript, its Authorization token is not
+	grep -q '<slot xmlns="urn:xmpp:http:upload:0">' "$BATS_TEST_TMPDIR/trace" || fail "no slot in the trace"
+	grep -q '<header name="Authorization">\[redacted\]</header>' "$BATS_TEST_TMPDIR/trace" ||
+		fail "the header is not redacted: $(grep -o '<header[^/]*' "$BATS_TEST_TMPDIR/trace")"
+	! grep -q 'Bearer' "$BATS_TEST_TMPDIR/trace" || fail "the upload token is in the trace"
 	[[ $url == */report.txt ]] || fail "the URL does not end in the file name: $url"
 	[[ $(fetched "$url") == *" text/plain"* ]] || fail "not served as text/plain: $(fetched "$url")"
 }
