@@ -34,6 +34,7 @@
 #define MAGIC_BYTES 65536     /* read for the content type */
 #define PROGRESS_EVERY 0.25   /* seconds between progress lines */
 #define EXPECT_WAIT_MS 100L   /* for a "100 Continue" that may not come */
+#define EXPECT_ABOVE (1024ull * 1024) /* smaller bodies go with the headers */
 /* TLS records of the PUT, in plaintext bytes. Prosody (net.server_epoll)
  * reads 8 KiB per turn; with OpenSSL's 16 KiB records half of each stays
  * buffered in LuaSec and is read only after a timer turn, and once the
@@ -705,18 +706,27 @@ static void system_store(CURL *c)
 {
     const char *file = getenv(X509_get_default_cert_file_env());
     const char *dir = getenv(X509_get_default_cert_dir_env());
-    char probe[4096];
-    struct stat st;
+    char *f, *d, *slash;
+    int in_dir = 0;
 
-    if (file && *file) {
-        curl_easy_setopt(c, CURLOPT_CAINFO, file);
-        return;
-    }
     if (!dir || !*dir)
         dir = X509_get_default_cert_dir();
-    /* a hashed directory has at least the usual ISRG/DigiCert style links */
-    snprintf(probe, sizeof probe, "%s", dir);
-    if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode) && hashed_dir(dir)) {
+    if (file && *file) {
+        /* the usual bundle inside that directory holds the same certificates */
+        f = realpath(file, NULL);
+        d = realpath(dir, NULL);
+        if (f && d && (slash = strrchr(f, '/')) != NULL) {
+            *slash = '\0';
+            in_dir = strcmp(f, d) == 0;
+        }
+        free(f);
+        free(d);
+        if (!in_dir) {
+            curl_easy_setopt(c, CURLOPT_CAINFO, file);
+            return;
+        }
+    }
+    if (hashed_dir(dir)) {
         curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
         curl_easy_setopt(c, CURLOPT_CAPATH, dir);
     }
@@ -834,6 +844,13 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
     nh = curl_slist_append(hdrs, ct);
     for (i = 0; nh && i < sl->nheaders; i++)
         nh = curl_slist_append(hdrs = nh, sl->headers[i]);
+    /* "Expect: 100-continue" for bodies over 1 MiB (curl would ask for any
+     * PUT): a server that refuses the PUT answers before the body goes out,
+     * and the headers reach it alone (see TLS_RECORD). Prosody answers it
+     * only for bodies it streams (over 10 MiB): do not wait the default
+     * second for the others. */
+    if (nh && src->size <= EXPECT_ABOVE)
+        nh = curl_slist_append(hdrs = nh, "Expect:");
     if (nh)
         hdrs = nh;
     if (!nh) {
@@ -854,10 +871,6 @@ static int do_put(const struct xu_opts *o, const struct slot *sl, const struct x
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    /* curl sends "Expect: 100-continue" for bodies over 1 MiB: a server that
-     * refuses the PUT answers before the body goes out, and the headers
-     * reach it alone (see TLS_RECORD). Prosody answers it only for bodies
-     * it streams (over 10 MiB), so do not wait the default second. */
     curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, EXPECT_WAIT_MS);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "xmpputils/" XU_VERSION);
     curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER);
