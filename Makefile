@@ -9,6 +9,7 @@
 # make fuzz-run   run each harness for FUZZ_SECONDS (default 60) on its corpus
 # make fuzz-regress  replay the seed corpus and regression inputs (any compiler)
 # make bench      measure xmpp-send against go-sendxmpp, sendxmpp, xmppc (bench/run; BENCH_ARGS="--runs 20")
+# make bench-upload  HTTP upload of 1 KB and 50 MB, xmpp-send --file against go-sendxmpp -h (bench/upload)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -85,6 +86,9 @@ demo:
 bench: all
 	bash bench/run --xmpp-send $(CURDIR)/$(BUILD)/bin/xmpp-send $(BENCH_ARGS)
 
+bench-upload: all
+	bash bench/upload --xmpp-send $(CURDIR)/$(BUILD)/bin/xmpp-send $(BENCH_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
@@ -149,5 +153,5 @@ fuzz-regress: fuzz-drivers
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all deps deps-check check check-interop demo bench install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
+.PHONY: all deps deps-check check check-interop demo bench bench-upload install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress
 .SECONDARY:
