@@ -105,7 +105,7 @@ _xu_write_prosody_config() {
 		}
 		modules_enabled = {
 			"roster"; "saslauth"; "tls"; "disco"; "ping"; "version";
-			"smacks"; "carbons"; "offline"; "posix"; "xu_test";
+			"smacks"; "carbons"; "offline"; "posix"; "xu_test"; "xu_upload_test";
 		}
 		modules_disabled = { "s2s_auth_certs" }
 
