@@ -181,6 +181,9 @@ static int add_file(struct send_opts *so, int id, const char *arg, struct xu_err
     if (id == O_FILE) {
         if (!*arg)
             return xu_error_set(err, XU_EX_USAGE, "--file needs a path ('-' for standard input)");
+        for (n = 0; strcmp(arg, "-") == 0 && n < (size_t)so->nfiles; n++)
+            if (strcmp(so->files[n].path, "-") == 0)
+                return xu_error_set(err, XU_EX_USAGE, "--file - can be given only once");
         f = realloc(so->files, (size_t)(so->nfiles + 1) * sizeof *f);
         if (!f)
             return xu_error_set(err, XU_EX_OSERR, "out of memory");

@@ -229,6 +229,9 @@ assert_shared() {
 	xsend --file-name x "bob@$XU_DOMAIN" </dev/null
 	assert_status 64
 	assert_stderr_matches "needs --file"
+	xsend --file - --file-name a --file - --file-name b "bob@$XU_DOMAIN" </dev/null
+	assert_status 64
+	assert_stderr_matches "only once"
 	[ "$(log_count 'XU-AUTH-ATTEMPT')" = 0 ] || fail "it logged in"
 }
 
