@@ -33,7 +33,8 @@ int xu_upload_discover(struct xu_session *s, double until, struct xu_upload_serv
                        struct xu_error *err);
 void xu_upload_service_free(struct xu_upload_service *svc);
 
-/* One upload. fd is read from its current position, exactly size bytes
+/* One upload on an open session: slot, then PUT (the session stays open).
+ * fd is read from its current position, exactly size bytes
  * (fewer, or more left after them, is an error: the source changed). name
  * is the file name to announce (clean UTF-8, no '/'), type a MIME type.
  * progress: show progress on stderr (the caller decides: a terminal and not
@@ -64,9 +65,12 @@ struct xu_upload_file {
     char *get_url;     /* set on success (caller frees) */
 };
 
-/* Log in (opts), discover the service, check every file against its limit
- * (XU_EX_DATAERR, nothing uploaded, when one is larger), then upload them
- * one after another, all before the absolute time until (0: none). */
+/* Open every file (a pipe on standard input is spooled first), log in
+ * (opts), discover the service, check every file against its limit
+ * (XU_EX_DATAERR, nothing uploaded, when one is larger), request a slot for
+ * each, close the session, then PUT them one after another, all before the
+ * absolute time until (0: none; then a PUT that moves nothing for 60 s
+ * fails). progress: a progress line on stderr during each PUT. */
 int xu_upload_files(const struct xu_opts *opts, struct xu_upload_file *files, int n, double until,
                     int progress, struct xu_error *err);
 
