@@ -8,7 +8,11 @@ load helpers/common
 
 setup() {
 	xu_require_tool xmpp-send
-	xu_needs_server prosody "the upload service is configured on the test Prosody only"
+}
+
+# for tests that read Prosody's log or use its test hooks (mod_xu_upload_test)
+prosody_only() {
+	xu_needs_server prosody "$1"
 }
 
 teardown() {
@@ -45,14 +49,17 @@ assert_shared() {
 	url=$(assert_shared r "$BATS_TEST_TMPDIR/report.txt")
 	# the slot is in the transcript, its Authorization token is not
 	grep -q '<slot xmlns="urn:xmpp:http:upload:0">' "$BATS_TEST_TMPDIR/trace" || fail "no slot in the trace"
-	grep -q '<header name="Authorization">\[redacted\]</header>' "$BATS_TEST_TMPDIR/trace" ||
-		fail "the header is not redacted: $(grep -o '<header[^/]*' "$BATS_TEST_TMPDIR/trace")"
+	if [ "$XU_SERVER" = prosody ]; then # ejabberd's slots have no header
+		grep -q '<header name="Authorization">\[redacted\]</header>' "$BATS_TEST_TMPDIR/trace" ||
+			fail "the header is not redacted: $(grep -o '<header[^/]*' "$BATS_TEST_TMPDIR/trace")"
+	fi
 	! grep -q 'Bearer' "$BATS_TEST_TMPDIR/trace" || fail "the upload token is in the trace"
 	[[ $url == */report.txt ]] || fail "the URL does not end in the file name: $url"
 	[[ $(fetched "$url") == *" text/plain"* ]] || fail "not served as text/plain: $(fetched "$url")"
 }
 
 @test "file: several files in one run (empty, 1 byte, a name with spaces and non-ASCII) with -m: the text first, then one message per file, in order" {
+	prosody_only "ejabberd refuses a slot for an empty file (bad-request: size 0)"
 	local d=$BATS_TEST_TMPDIR url
 	: >"$d/empty.dat"
 	printf 'x' >"$d/one.bin"
@@ -96,6 +103,7 @@ assert_shared() {
 }
 
 @test "file: several recipients share one upload (one slot, one PUT, the same URL)" {
+	prosody_only "counts PUTs in Prosody's log"
 	printf 'shared' >"$BATS_TEST_TMPDIR/s.txt"
 	start_receiver b bob --count 1
 	start_receiver d dave --count 1
@@ -119,6 +127,7 @@ assert_shared() {
 }
 
 @test "file: larger than the service's limit: 65 with both sizes, before any slot or PUT" {
+	prosody_only "reads Prosody's log"
 	truncate -s $((XU_UPLOAD_LIMIT + 1)) "$BATS_TEST_TMPDIR/big.iso"
 	prosody_log_mark
 	xsend --file "$BATS_TEST_TMPDIR/big.iso" "bob@$XU_DOMAIN"
@@ -130,6 +139,7 @@ assert_shared() {
 }
 
 @test "file: one file too large refuses them all: the small one before it is not uploaded either" {
+	prosody_only "reads Prosody's log"
 	printf 'small' >"$BATS_TEST_TMPDIR/small.txt"
 	truncate -s $((XU_UPLOAD_LIMIT + 1)) "$BATS_TEST_TMPDIR/big.iso"
 	prosody_log_mark
@@ -139,6 +149,7 @@ assert_shared() {
 }
 
 @test "file: a server without an upload service: 69, clear error, no message sent" {
+	prosody_only "a Prosody test hook hides the service"
 	printf 'x' >"$BATS_TEST_TMPDIR/x.txt"
 	start_receiver r bob --count 1 --timeout 4
 	xsend -r xu-no-upload-1 --file "$BATS_TEST_TMPDIR/x.txt" "bob@$XU_DOMAIN"
@@ -150,6 +161,7 @@ assert_shared() {
 }
 
 @test "file: the upload server refuses the PUT (a slot whose size does not match): fails naming the HTTP status, nothing shared" {
+	prosody_only "a Prosody test hook makes the slot mismatch"
 	printf 'mismatch' >"$BATS_TEST_TMPDIR/m.txt"
 	prosody_log_mark
 	xsend --file "$BATS_TEST_TMPDIR/m.txt" --file-name xu-wrong-size.txt "bob@$XU_DOMAIN"
@@ -160,6 +172,7 @@ assert_shared() {
 }
 
 @test "file: an upload server whose certificate is not trusted: 77, and no byte reached it" {
+	prosody_only "reads Prosody's log"
 	local conf
 	conf=$(noca_config)
 	prosody_log_mark
@@ -181,7 +194,8 @@ assert_shared() {
 	assert_status 0
 	wait_receiver r
 	url=$(assert_shared r "$d/in.bin")
-	[[ $url == *"/piped%20log.bin" ]] || fail "name not announced: $url"
+	# (ejabberd replaces the space with '_')
+	[[ $url == *"/piped%20log.bin" || $url == *"/piped_log.bin" ]] || fail "name not announced: $url"
 	start_receiver r2 bob --count 1
 	xsend --file-name redirected.bin --file - "bob@$XU_DOMAIN" <"$d/in.bin"
 	assert_status 0
@@ -190,6 +204,7 @@ assert_shared() {
 }
 
 @test "file: --timeout holds for an upload server that accepts and never answers: 75 in time" {
+	prosody_only "a Prosody test hook points the slot at a silent port"
 	xu_skip_under_valgrind "a time bound"
 	start_sink silent
 	printf 'stall' >"$BATS_TEST_TMPDIR/st.txt"
@@ -212,6 +227,7 @@ assert_shared() {
 }
 
 @test "file: bad input is refused before logging in" {
+	prosody_only "reads Prosody's log"
 	prosody_log_mark
 	xsend --file "$BATS_TEST_TMPDIR/missing.txt" "bob@$XU_DOMAIN"
 	assert_status 74
@@ -236,6 +252,7 @@ assert_shared() {
 }
 
 @test "file: --file-type overrides the type from the content" {
+	prosody_only "ejabberd serves files with a type from their extension"
 	printf '%s' '{"a": 1}' >"$BATS_TEST_TMPDIR/data"
 	start_receiver r bob --count 1
 	xsend --file "$BATS_TEST_TMPDIR/data" --file-type application/json "bob@$XU_DOMAIN"
@@ -263,6 +280,7 @@ assert_shared() {
 }
 
 @test "file: a file that grows while it is read is not shared (a /proc file: size 0, content more)" {
+	prosody_only "reads Prosody's log"
 	prosody_log_mark
 	xsend --file /proc/self/status --file-name status.txt "bob@$XU_DOMAIN"
 	assert_status 65
