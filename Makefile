@@ -11,6 +11,7 @@
 # make bench      measure xmpp-send against go-sendxmpp, sendxmpp, xmppc (bench/run; BENCH_ARGS="--runs 20")
 # make dist       xmpputils-VERSION.tar.gz (the tracked files; DIST_DIR=DIR puts it elsewhere)
 # make deb        the Debian package, built from that tarball in DEB_DIR (default build-deb/)
+# make bench-upload  HTTP upload of 1 KB and 50 MB, xmpp-send --file against go-sendxmpp -h (bench/upload)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -22,13 +23,13 @@ DESTDIR ?=
 # The one place the version is written; debian/changelog must agree (tests/package.bats).
 VERSION := 0.1.0
 
-PKGS    := libstrophe openssl libxml-2.0 jansson
+PKGS    := libstrophe openssl libxml-2.0 jansson libcurl
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
 XCFLAGS := -std=c11 -D_GNU_SOURCE -DXU_VERSION='"$(VERSION)"' $(WARN) -Ilib \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-XLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lresolv
+XLIBS   := -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lresolv
 
 # Sanitizer builds go to their own directory so they never mix with normal objects.
 ifeq ($(SANITIZE),1)
@@ -90,6 +91,9 @@ demo:
 
 bench: all
 	bash bench/run --xmpp-send $(CURDIR)/$(BUILD)/bin/xmpp-send $(BENCH_ARGS)
+
+bench-upload: all
+	bash bench/upload --xmpp-send $(CURDIR)/$(BUILD)/bin/xmpp-send $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
@@ -206,5 +210,5 @@ deb:
 clean:
 	rm -rf build build-san build-fuzz build-deb
 
-.PHONY: all deps deps-check check check-interop demo bench install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress fuzz-deps version dist deb
+.PHONY: all deps deps-check check check-interop demo bench bench-upload install uninstall clean fuzz fuzz-run fuzz-drivers fuzz-regress fuzz-deps version dist deb
 .SECONDARY:

@@ -14,13 +14,14 @@
 #include "opts.h"
 #include "secret.h"
 #include "text.h"
+#include "upload.h"
 
 #define STDIN_MAX (16u << 20) /* a message body, not a file transfer */
 
 enum {
     O_MESSAGE = 1000, O_SUBJECT, O_TYPE, O_THREAD, O_LANG, O_MUC, O_NICK, O_ROOM_PASSWORD_FILE,
     O_NO_CREATE, O_LINES, O_XML, O_STRICT, O_RECEIPT, O_RATE, O_BATCH, O_MAX_SIZE,
-    O_ONE_PER_LINE, O_BUFFER, O_RETRY,
+    O_ONE_PER_LINE, O_BUFFER, O_RETRY, O_FILE, O_FILE_NAME, O_FILE_TYPE,
 };
 
 struct send_opts {
@@ -30,6 +31,9 @@ struct send_opts {
     unsigned long max_size, buffer;
     long retry;          /* -2: not given */
     unsigned long given; /* bit (id - 1000): given on the command line */
+    struct xu_upload_file *files; /* --file, in order */
+    int nfiles;
+    const char *pending_name, *pending_type; /* --file-name/--file-type before any --file */
 };
 
 static const struct xu_option send_options[] = {
@@ -52,6 +56,9 @@ static const struct xu_option send_options[] = {
     {"max-size", 0, XU_OPT_ARG, O_MAX_SIZE, "BYTES", "split longer text into several messages (default 32768)"},
     {"buffer", 0, XU_OPT_ARG, O_BUFFER, "N", "lines or stanzas held while unacknowledged (default 10000)"},
     {"retry", 0, XU_OPT_ARG, O_RETRY, "N", "reconnect at most N times in a row (default: no limit with --lines/--xml, else 0)"},
+    {"file", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FILE, "PATH", "share PATH ('-': standard input) through the server's HTTP upload; repeatable"},
+    {"file-name", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_NAME, "NAME", "the name to announce for the --file before it (needed for '-')"},
+    {"file-type", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_TYPE, "TYPE", "the MIME type of the --file before it (default: from its content)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -88,6 +95,8 @@ static int parse_rate(const char *arg, double *rate)
     *rate = (double)v / per;
     return 0;
 }
+
+static int add_file(struct send_opts *so, int id, const char *arg, struct xu_error *err);
 
 static int apply(void *state, int id, const char *arg, int from_config, struct xu_error *err)
 {
@@ -150,6 +159,9 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
         if (xu_parse_uint(arg, 1, 10000000, &so->buffer) < 0)
             return xu_error_set(err, code, "--buffer must be a number from 1 to 10000000, not '%s'", arg);
         return 0;
+    case O_FILE:
+    case O_FILE_NAME:
+    case O_FILE_TYPE: return add_file(so, id, arg, err);
     case O_RETRY:
         if (xu_parse_uint(arg, 0, 1000000, &n) < 0)
             return xu_error_set(err, code, "--retry must be a number from 0 to 1000000, not '%s'", arg);
@@ -157,6 +169,55 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
         return 0;
     }
     return xu_error_set(err, XU_EX_SOFTWARE, "unhandled option %d", id);
+}
+
+/* --file and the --file-name/--file-type that go with it: they apply to the
+ * --file before them, or (given before any) to the first. */
+static int add_file(struct send_opts *so, int id, const char *arg, struct xu_error *err)
+{
+    struct xu_upload_file *f, *last = so->nfiles ? &so->files[so->nfiles - 1] : NULL;
+    size_t n = strlen(arg);
+
+    if (id == O_FILE) {
+        if (!*arg)
+            return xu_error_set(err, XU_EX_USAGE, "--file needs a path ('-' for standard input)");
+        for (n = 0; strcmp(arg, "-") == 0 && n < (size_t)so->nfiles; n++)
+            if (strcmp(so->files[n].path, "-") == 0)
+                return xu_error_set(err, XU_EX_USAGE, "--file - can be given only once");
+        f = realloc(so->files, (size_t)(so->nfiles + 1) * sizeof *f);
+        if (!f)
+            return xu_error_set(err, XU_EX_OSERR, "out of memory");
+        so->files = f;
+        f = &f[so->nfiles++];
+        memset(f, 0, sizeof *f);
+        f->path = arg;
+        f->name = so->pending_name;
+        f->type = so->pending_type;
+        so->pending_name = so->pending_type = NULL;
+        return 0;
+    }
+    if (id == O_FILE_NAME) {
+        if (!*arg || n > 255 || strchr(arg, '/') || !xu_text_is_clean(arg, n) ||
+            strpbrk(arg, "\t\r\n"))
+            return xu_error_set(err, XU_EX_USAGE,
+                                "--file-name needs a printable name without '/' of at most 255 bytes");
+        if (last && !last->name)
+            last->name = arg;
+        else
+            so->pending_name = arg;
+        return 0;
+    }
+    /* type/subtype, RFC 6838 characters */
+    if (n > 127 || !strchr(arg, '/') || strchr(arg, '/') == arg || !strchr(arg, '/')[1] ||
+        strchr(strchr(arg, '/') + 1, '/') ||
+        strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$&^_.+-/") != n)
+        return xu_error_set(err, XU_EX_USAGE, "--file-type needs a MIME type such as image/png, not '%s'",
+                            arg);
+    if (last && !last->type)
+        last->type = arg;
+    else
+        so->pending_type = arg;
+    return 0;
 }
 
 static int given(const struct send_opts *so, int id)
@@ -186,6 +247,18 @@ static int check_options(struct send_opts *so, struct xu_error *err)
         if (given(so, need_lines[i]))
             return xu_error_set(err, XU_EX_USAGE, "--%s needs --lines",
                                 need_lines[i] == O_BATCH ? "batch" : "one-per-line");
+    if (so->nfiles) {
+        if (given(so, O_LINES) || given(so, O_XML))
+            return xu_error_set(err, XU_EX_USAGE, "--file does not go with --%s",
+                                given(so, O_LINES) ? "lines" : "xml");
+        so->lines = so->xml = 0; /* from the config file: does not apply */
+    } else if (given(so, O_FILE_NAME) || given(so, O_FILE_TYPE)) {
+        return xu_error_set(err, XU_EX_USAGE, "--file-%s needs --file",
+                            given(so, O_FILE_NAME) ? "name" : "type");
+    }
+    if (so->pending_name || so->pending_type)
+        return xu_error_set(err, XU_EX_USAGE, "--file-%s is given twice for one --file",
+                            so->pending_name ? "name" : "type");
     if (so->strict && !so->xml)
         return xu_error_set(err, XU_EX_USAGE, "--strict needs --xml");
     if (so->message && so->lines)
@@ -275,7 +348,9 @@ static int read_body(const struct send_opts *so, char **body, struct xu_error *e
     size_t len;
     int rc;
 
-    if (so->message) {
+    if (so->message || so->nfiles) {
+        if (!so->message) /* the files alone; standard input may be one of them */
+            return 0;
         raw = strdup(so->message);
         if (!raw)
             return xu_error_set(err, XU_EX_OSERR, "out of memory");
@@ -301,6 +376,33 @@ static int read_body(const struct send_opts *so, char **body, struct xu_error *e
     return 0;
 }
 
+/* --file: upload every file (its own session), then leave what is left of
+ * --timeout for delivering the messages (*left: opts with that timeout). */
+static int upload_files(struct send_opts *so, const struct xu_opts *o, struct xu_opts *left,
+                        char ***urls, struct xu_error *err)
+{
+    double until = o->timeout > 0 ? xu_now() + o->timeout : 0;
+    int i, rc;
+
+    rc = xu_upload_files(o, so->files, so->nfiles, until, isatty(2) && xu_verbosity >= 0, err);
+    if (rc)
+        return rc;
+    *left = *o;
+    if (until > 0) {
+        left->timeout = until - xu_now();
+        if (left->timeout < 0.01)
+            return xu_error_set(err, XU_EX_TEMPFAIL,
+                                "the upload used all of --timeout %g s: no time left to send the "
+                                "message (give a larger --timeout)", o->timeout);
+    }
+    *urls = calloc((size_t)so->nfiles, sizeof **urls);
+    if (!*urls)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    for (i = 0; i < so->nfiles; i++)
+        (*urls)[i] = so->files[i].get_url;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct send_opts so = {.rate = 5, .max_size = 32768, .buffer = 10000, .retry = -2};
@@ -312,13 +414,17 @@ int main(int argc, char **argv)
         send_options, apply, &so,
         "  (65 also: a malformed or non-stanza element in --xml input, after what came before it\n"
         "   was delivered; 69 also: a message bounced; 75 also: lines not acknowledged within\n"
-        "   --timeout after the end of the input, or no delivery receipt with --receipt)\n",
+        "   --timeout after the end of the input, or no delivery receipt with --receipt)\n"
+        "  (--file: 65 too large for the service or not acceptable, 69 no upload service,\n"
+        "   74 cannot read the file, 75 quota/rate or --timeout, 76 HTTP status, 77 upload\n"
+        "   refused or its server's certificate not trusted)\n",
     };
     struct xu_deliver_cfg cfg;
     struct xu_error err = {0, ""};
     struct xu_opts o;
-    char **rcpt = NULL, *body = NULL, *subject = NULL, *room_pw = NULL;
+    char **rcpt = NULL, *body = NULL, *subject = NULL, *room_pw = NULL, **urls = NULL;
     int *is_room = NULL, first = 0, nto = 0, i, rc;
+    struct xu_opts left;
     size_t len;
 
     rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
@@ -335,6 +441,9 @@ int main(int argc, char **argv)
         rc = parse_recipients(&so, argv + first, nto, rcpt, is_room, &err);
     if (rc == 0)
         rc = check_recipients(&so, is_room, nto, &err);
+    if (rc == 0 && so.nfiles && o.component)
+        rc = xu_error_set(&err, XU_EX_USAGE, "--file needs a client account (not --component): "
+                          "the upload service hands out slots to users");
     if (rc == 0 && so.room_password_file)
         rc = xu_secret_read_file(so.room_password_file, "room password", &room_pw, &err);
     if (rc == 0 && !so.lines && !so.xml)
@@ -370,6 +479,16 @@ int main(int argc, char **argv)
         cfg.strict = so.strict;
         /* a reconnect must not prompt or run passwordeval again */
         rc = xu_password_keep(&o, &err);
+        if (rc == 0 && so.nfiles)
+            rc = upload_files(&so, &o, &left, &urls, &err);
+        if (rc == 0 && so.nfiles) {
+            cfg.opts = &left;
+            cfg.oob = urls;
+            cfg.noob = so.nfiles;
+            for (i = 0; i < so.nfiles; i++) /* an URL is never split */
+                if (strlen(urls[i]) > cfg.max_size)
+                    cfg.max_size = strlen(urls[i]);
+        }
         if (rc == 0)
             rc = xu_deliver(&cfg, &err);
     }
@@ -377,6 +496,10 @@ int main(int argc, char **argv)
         free(rcpt[i]);
     free(rcpt);
     free(is_room);
+    for (i = 0; i < so.nfiles; i++)
+        free(so.files[i].get_url);
+    free(so.files);
+    free(urls);
     free(body);
     free(subject);
     xu_secret_free(room_pw);

@@ -574,6 +574,34 @@ static xmpp_stanza_t *receipt_request(xmpp_ctx_t *ctx)
     return r;
 }
 
+/* A message whose body is the URL of a shared file gets the XEP-0066 element
+ * too: that is what clients show inline (they want body == URL). */
+static int is_oob(const struct xu_deliver_cfg *c, const char *body)
+{
+    int i;
+
+    for (i = 0; i < c->noob; i++)
+        if (strcmp(c->oob[i], body) == 0)
+            return 1;
+    return 0;
+}
+
+static void add_oob(xmpp_ctx_t *ctx, xmpp_stanza_t *st, const char *url)
+{
+    xmpp_stanza_t *x = xmpp_stanza_new(ctx), *u = xmpp_stanza_new(ctx), *t = xmpp_stanza_new(ctx);
+
+    xmpp_stanza_set_name(x, "x");
+    xmpp_stanza_set_ns(x, "jabber:x:oob");
+    xmpp_stanza_set_name(u, "url");
+    xmpp_stanza_set_text(t, url);
+    xmpp_stanza_add_child(u, t);
+    xmpp_stanza_add_child(x, u);
+    xmpp_stanza_add_child(st, x);
+    xmpp_stanza_release(t);
+    xmpp_stanza_release(u);
+    xmpp_stanza_release(x);
+}
+
 static int send_text(struct engine *e, const char *body, struct xu_pos end)
 {
     const struct xu_deliver_cfg *c = e->c;
@@ -587,6 +615,8 @@ static int send_text(struct engine *e, const char *body, struct xu_pos end)
         st = xu_message_build(&e->s, &m);
         if (!st)
             return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+        if (c->noob && is_oob(c, body))
+            add_oob(e->s.ctx, st, body);
         if (c->receipt && !c->is_room[i]) {
             req = receipt_request(e->s.ctx);
             xmpp_stanza_add_child(st, req);
@@ -1116,7 +1146,7 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
     struct sigaction sa, old_int, old_term;
     size_t len;
     char *body;
-    int rc = 0, handlers = 0;
+    int rc = 0, handlers = 0, i;
 
     if (!e)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
@@ -1133,10 +1163,14 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
     if (rc == 0 && c->opts->trace && (rc = xu_trace_open(&e->trace, c->opts->trace, err)) == 0)
         xu_session_share_trace(e->trace);
     if (rc == 0 && c->input == XU_INPUT_BODY) {
-        len = strlen(c->body);
-        body = strdup(c->body);
-        if (!body || xu_outbox_push(&e->ob, body, len, xu_now()) < 0)
-            rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+        for (i = -1; i < c->noob && rc == 0; i++) { /* the body, then each file's URL */
+            if (i < 0 && !c->body)
+                continue;
+            len = strlen(i < 0 ? c->body : c->oob[i]);
+            body = strdup(i < 0 ? c->body : c->oob[i]);
+            if (!body || xu_outbox_push(&e->ob, body, len, xu_now()) < 0)
+                rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+        }
         e->eof_read = e->input_done = e->ended = 1;
         if (c->opts->timeout > 0)
             e->final_deadline = xu_now() + c->opts->timeout; /* the whole run */

@@ -31,7 +31,11 @@ enum xu_input {
 struct xu_deliver_cfg {
     const struct xu_opts *opts;
     enum xu_input input;
-    const char *body;      /* XU_INPUT_BODY: clean text (xu_text_clean) */
+    const char *body;      /* XU_INPUT_BODY: clean text (xu_text_clean); NULL: only oob */
+    /* XU_INPUT_BODY: messages after the body, one per URL of a shared file
+     * (xmpp-send --file): body = the URL, plus <x xmlns='jabber:x:oob'> */
+    char *const *oob;
+    int noob;
     int fd;                /* XU_INPUT_LINES, XU_INPUT_XML */
     char **to;             /* recipients: JIDs, or bare room JIDs where is_room[i] */
     const int *is_room;

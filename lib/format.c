@@ -122,12 +122,21 @@ static json_t *str_or_null(const char *s)
     return j ? j : json_null();
 }
 
+/* The URL of an XEP-0066 out-of-band element (a shared file), caller frees. */
+static char *oob_url(xmpp_stanza_t *st)
+{
+    xmpp_stanza_t *x = child(st, "x", "jabber:x:oob");
+
+    return x ? child_text(x, "url") : NULL;
+}
+
 static char *json_line(xmpp_stanza_t *st, double received)
 {
     int msg = is_kind(st, "message"), pres = is_kind(st, "presence");
     char *body = msg ? child_text(st, "body") : NULL;
     char *subject = msg ? child_text(st, "subject") : NULL;
     char *thread = msg ? child_text(st, "thread") : NULL;
+    char *oob = msg ? oob_url(st) : NULL;
     char *show = pres ? child_text(st, "show") : NULL;
     char *status = pres ? child_text(st, "status") : NULL;
     const char *type = xu_stanza_type(st);
@@ -144,6 +153,7 @@ static char *json_line(xmpp_stanza_t *st, double received)
         json_object_set_new(o, "body", str_or_null(body));
         json_object_set_new(o, "subject", str_or_null(subject));
         json_object_set_new(o, "thread", str_or_null(thread));
+        json_object_set_new(o, "oob_url", str_or_null(oob));
         json_object_set_new(o, "delay", str_or_null(xu_stanza_delay(st)));
         json_object_set_new(o, "received", str_or_null(when));
         json_object_set_new(o, "show", str_or_null(show));
@@ -157,6 +167,7 @@ static char *json_line(xmpp_stanza_t *st, double received)
     }
     json_decref(o);
     free(xml);
+    free(oob);
     free(body);
     free(subject);
     free(thread);

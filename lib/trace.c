@@ -120,7 +120,9 @@ void xu_trace_close(struct xu_trace *t)
  * SASL challenge and success carry the SCRAM salt, iteration count and
  * server signature: enough for an offline dictionary attack. */
 static const char *const secret_elements[] = {"auth", "response", "challenge", "success",
-                                              "handshake", "password", "digest", NULL};
+                                              "handshake", "password", "digest",
+                                              "header", /* XEP-0363 slot: Authorization, Cookie */
+                                              NULL};
 
 static int name_end(char c)
 {

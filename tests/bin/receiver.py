@@ -6,7 +6,8 @@ an environment variable (--password-env, default XU_RECEIVER_PASSWORD), never ar
 
 Each received message is printed to stdout as one JSON line, flushed:
   {"from", "to", "type", "id", "body", "subject", "thread",
-   "receipt_request": bool, "delay": stamp or null, "error": condition or null}
+   "receipt_request": bool, "delay": stamp or null, "error": condition or null,
+   "oob_url": XEP-0066 URL or null}
 Once online (presence sent and processed by the server, rooms joined), it prints
 READY on stderr and creates --ready-file if given. It exits 0 after --count
 messages, 1 if --timeout passes first, 2 if it cannot connect or log in.
@@ -197,6 +198,9 @@ class Receiver(ClientXMPP):
             "receipt_request": receipt_req,
             "delay": delay.get("stamp") if delay is not None else None,
             "error": err,
+            # XEP-0066: the URL of a shared file (xmpp-send --file)
+            "oob_url": child_text(xml.find("{jabber:x:oob}x"), "jabber:x:oob", "url")
+            if xml.find("{jabber:x:oob}x") is not None else None,
         }
         sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()

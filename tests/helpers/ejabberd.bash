@@ -94,6 +94,13 @@ _ej_write_config() {
 		    hosts:
 		      "$XU_COMPONENT":
 		        password: "$XU_COMPONENT_SECRET"
+		  -
+		    port: $XU_HTTPS_PORT
+		    ip: "127.0.0.1"
+		    module: ejabberd_http
+		    tls: true
+		    request_handlers:
+		      /upload: mod_http_upload
 		auth_method: internal
 		auth_password_format: scram
 		s2s_access: none
@@ -126,6 +133,11 @@ _ej_write_config() {
 		  mod_stream_mgmt: {}
 		  mod_version:
 		    show_os: false
+		  mod_http_upload:
+		    host: "$XU_UPLOAD"
+		    put_url: "https://localhost:$XU_HTTPS_PORT/upload"
+		    docroot: "$d/upload"
+		    max_size: $XU_UPLOAD_LIMIT
 	EOF
 }
 
@@ -227,6 +239,7 @@ xu_server_setup() {
 	export XU_TMP
 	export XU_DOMAIN=xu.test XU_HOST=127.0.0.1
 	export XU_MUC=conference.$XU_DOMAIN XU_COMPONENT=component.$XU_DOMAIN
+	export XU_UPLOAD=upload.$XU_DOMAIN XU_UPLOAD_LIMIT=${XU_UPLOAD_LIMIT:-12582912}
 	export XU_COMPONENT_SECRET="component-$(_xu_rand 8)"
 	export XDG_CONFIG_HOME=$XU_TMP/xdg
 	export XU_CONFIG=$XDG_CONFIG_HOME/xmpputils/config
@@ -238,10 +251,12 @@ xu_server_setup() {
 	XU_EJABBERD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/xu-ejabberd.XXXXXX") || return 1
 	export XU_EJABBERD_DIR XU_EJABBERD_LOG=$XU_EJABBERD_DIR/logs/ejabberd.log
 	cat "$XU_SERVER_CERT" "$XU_TMP/certs/$XU_DOMAIN.key" >"$XU_EJABBERD_DIR/server.pem"
-	mkdir -p "$XU_EJABBERD_DIR/db" "$XU_EJABBERD_DIR/logs"
+	mkdir -p "$XU_EJABBERD_DIR/db" "$XU_EJABBERD_DIR/logs" "$XU_EJABBERD_DIR/upload"
 	ports=$("$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" free-ports 5) || return 1
 	read -r XU_C2S_PORT XU_TLS_PORT XU_COMPONENT_PORT XU_SPARE_PORT XU_EJABBERD_DIST_PORT <<<"$ports"
 	export XU_C2S_PORT XU_TLS_PORT XU_COMPONENT_PORT XU_SPARE_PORT XU_EJABBERD_DIST_PORT
+	XU_HTTPS_PORT=$("$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" free-ports 1) || return 1
+	export XU_HTTPS_PORT
 	_ej_write_config
 	chmod 700 "$XU_EJABBERD_DIR"
 	chmod 600 "$XU_EJABBERD_DIR/server.pem"

@@ -15,6 +15,9 @@
 #   XU_CA XU_CA_KEY XU_SERVER_CERT XU_SERVER_FINGERPRINT XU_CONFIG XDG_CONFIG_HOME
 #   XU_PROSODY_CONFIG XU_PROSODY_LOG XU_USERS and, per user U in XU_USERS,
 #   XU_<U>_PASSWORD (e.g. XU_ALICE_PASSWORD).
+#   HTTP upload (XEP-0363, mod_http_file_share): XU_UPLOAD (the component),
+#   XU_HTTPS_PORT (https://localhost:PORT/, certificate from the test CA),
+#   XU_UPLOAD_LIMIT (its http_file_share_size_limit in bytes).
 
 XU_HELPERS_DIR=${XU_HELPERS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 XU_TESTS_DIR=${XU_TESTS_DIR:-$(cd "$XU_HELPERS_DIR/.." && pwd)}
@@ -46,7 +49,7 @@ _xu_make_certs() {
 		basicConstraints=critical,CA:FALSE
 		keyUsage=critical,digitalSignature,keyEncipherment
 		extendedKeyUsage=serverAuth,clientAuth
-		subjectAltName=DNS:$XU_DOMAIN,DNS:conference.$XU_DOMAIN,DNS:*.$XU_DOMAIN
+		subjectAltName=DNS:$XU_DOMAIN,DNS:conference.$XU_DOMAIN,DNS:*.$XU_DOMAIN,DNS:localhost
 	EOF
 	openssl x509 -req -in "$d/$XU_DOMAIN.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
 		-CAcreateserial -days 7 -extfile "$d/server.ext" -out "$d/$XU_DOMAIN.crt" >/dev/null 2>&1 ||
@@ -83,7 +86,14 @@ _xu_write_prosody_config() {
 		component_interface = "127.0.0.1"
 		s2s_ports = { }
 		http_ports = { }
-		https_ports = { }
+		https_ports = { $XU_HTTPS_PORT }
+		https_interfaces = { "127.0.0.1" }
+		http_host = "localhost"
+		http_external_url = "https://localhost:$XU_HTTPS_PORT/"
+		https_ssl = {
+			certificate = "$XU_TMP/certs/$XU_DOMAIN.crt";
+			key = "$XU_TMP/certs/$XU_DOMAIN.key";
+		}
 		c2s_require_encryption = true
 		allow_registration = false
 		authentication = "internal_hashed"
@@ -95,7 +105,7 @@ _xu_write_prosody_config() {
 		}
 		modules_enabled = {
 			"roster"; "saslauth"; "tls"; "disco"; "ping"; "version";
-			"smacks"; "carbons"; "offline"; "posix"; "xu_test";
+			"smacks"; "carbons"; "offline"; "posix"; "xu_test"; "xu_upload_test";
 		}
 		modules_disabled = { "s2s_auth_certs" }
 
@@ -106,6 +116,13 @@ _xu_write_prosody_config() {
 
 		Component "$XU_COMPONENT"
 			component_secret = "$XU_COMPONENT_SECRET"
+
+		-- HTTP upload (xmpp-send --file); mod_xu_upload_test lets a test get a
+		-- slot whose size does not match its file
+		Component "$XU_UPLOAD" "http_file_share"
+			http_file_share_size_limit = $XU_UPLOAD_LIMIT
+			http_file_share_daily_quota = $((XU_UPLOAD_LIMIT * 100))
+			modules_enabled = { "xu_upload_test" }
 	EOF
 }
 
@@ -154,7 +171,7 @@ _prosody_wait_bound() {
 			return 2
 		fi
 		ok=1
-		for svc in "c2s'.*:$XU_C2S_PORT" "c2s_direct_tls'.*:$XU_TLS_PORT" "component'.*:$XU_COMPONENT_PORT"; do
+		for svc in "c2s'.*:$XU_C2S_PORT" "c2s_direct_tls'.*:$XU_TLS_PORT" "component'.*:$XU_COMPONENT_PORT" "https'.*:$XU_HTTPS_PORT"; do
 			grep -q "Activated service '$svc\$" <<<"$new" || { ok=0; break; }
 		done
 		[ "$ok" = 1 ] && return 0
@@ -261,6 +278,7 @@ xu_server_setup() {
 	export XU_TMP
 	export XU_DOMAIN=xu.test XU_HOST=127.0.0.1
 	export XU_MUC=conference.$XU_DOMAIN XU_COMPONENT=component.$XU_DOMAIN
+	export XU_UPLOAD=upload.$XU_DOMAIN XU_UPLOAD_LIMIT=${XU_UPLOAD_LIMIT:-12582912} # bench/upload sets more
 	export XU_COMPONENT_SECRET="component-$(_xu_rand 8)"
 	export XU_PROSODY_CONFIG=$XU_TMP/prosody.cfg.lua XU_PROSODY_LOG=$XU_TMP/prosody.log
 	export XDG_CONFIG_HOME=$XU_TMP/xdg
@@ -284,6 +302,8 @@ xu_server_setup() {
 		fi
 		read -r XU_C2S_PORT XU_TLS_PORT XU_COMPONENT_PORT XU_SPARE_PORT <<<"$ports"
 		export XU_C2S_PORT XU_TLS_PORT XU_COMPONENT_PORT XU_SPARE_PORT
+		XU_HTTPS_PORT=$("$XU_PYTHON" "$XU_TESTS_DIR/bin/netutil.py" free-ports 1) || return 1
+		export XU_HTTPS_PORT
 		_xu_write_prosody_config
 		if [ "$attempt" = 1 ]; then
 			# Register users before the first start (prosodyctl writes the data files).
