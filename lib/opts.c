@@ -399,11 +399,12 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
         if (id == O_HELP) {
             print_help(tool);
             free(lopts);
-            exit(0);
+            /* `-h >/dev/full`: the help was not written */
+            exit(fflush(stdout) != 0 || ferror(stdout) ? XU_EX_IOERR : 0);
         } else if (id == O_VERSION) {
             printf("%s (xmpputils) %s\n", tool->name, XU_VERSION);
             free(lopts);
-            exit(0);
+            exit(fflush(stdout) != 0 || ferror(stdout) ? XU_EX_IOERR : 0);
         } else if (id == O_CONFIG) {
             o->config_path = optarg;
             explicit_config = 1;

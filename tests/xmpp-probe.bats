@@ -281,11 +281,11 @@ cert_end() {
 	assert_status 2
 	[[ "${lines[0]}" =~ ^XMPP\ CRITICAL\ -\ the\ certificate\ expires\ in\ 2\ days ]] || fail "no CRITICAL expiry line"
 	[[ "${lines[0]}" =~ \|\ time=[0-9.]+s\;\;\;0\; ]] || fail "no time perfdata"
-	[[ "${lines[0]}" == *" cert_days=2;14;3;;"* ]] || fail "no cert_days perfdata"
+	[[ "${lines[0]}" == *" cert_days=2;14:;3:;;"* ]] || fail "no cert_days perfdata"
 	[[ "${lines[0]}" =~ \ tls=[0-9.]+s ]] || fail "no per-stage perfdata"
 	probe -C "$NOACC" --port "$PP_C2S_PORT" --nagios --warn-days 21 --crit-days 1 "$XU_DOMAIN"
 	assert_status 1
-	[[ "${lines[0]}" == "XMPP WARNING - "* && "${lines[0]}" == *" cert_days=2;21;1;;"* ]] || fail "not WARNING with 21/1"
+	[[ "${lines[0]}" == "XMPP WARNING - "* && "${lines[0]}" == *" cert_days=2;21:;1:;;"* ]] || fail "not WARNING with 21/1"
 	probe -C "$NOACC" --port "$PP_C2S_PORT" --format json "$XU_DOMAIN"
 	assert_status 1
 	assert_json '.tls.cert.days_left == 2 and .status == "critical"'
