@@ -53,7 +53,7 @@ static const char *const other_tool_keys[] = {
     "xpath", "room", "history", "own", "reconnect", "idle", "count", "keepalive",
     "stdio", "iq", "query", "mode", "warn_days", "crit_days", "warn_ms", "crit_ms",
     "expect_mechanism", "forbid_mechanism", "expect_feature", "nagios", "prometheus",
-    "ipv4", "ipv6", "body", "one_per_line",
+    "ipv4", "ipv6", "body", "one_per_line", "parallel",
     NULL,
 };
 
