@@ -646,7 +646,7 @@ static void serve_free_module(void *ud, struct probe_module *m)
     }
     if (mp->tls)
         SSL_CTX_free(mp->tls);
-    for (i = 0; i < mp->argc; i++)
+    for (i = 1; i < mp->argc; i++)
         free(mp->argv[i]);
     free(mp->argv);
     free(mp);
@@ -655,7 +655,7 @@ static void serve_free_module(void *ud, struct probe_module *m)
 
 /* Parse one module: the exporter's options, then the module's. */
 static int module_parse(struct serve_ctx *sc, const char *name, char **args, int nargs,
-                        struct probe_module *m, struct xu_error *err)
+                        int line, struct probe_module *m, struct xu_error *err)
 {
     struct module_priv *mp = calloc(1, sizeof *mp);
     struct xu_tool tool = *sc->tool;
@@ -669,7 +669,8 @@ static int module_parse(struct serve_ctx *sc, const char *name, char **args, int
     mp->argv = calloc((size_t)(sc->nbase + nargs + 2), sizeof *mp->argv);
     if (!mp->argv)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    mp->argv[mp->argc++] = strdup("xmpp-probe");
+    /* a literal: xu_opts_parse keeps argv[0] as the program's name */
+    mp->argv[mp->argc++] = (char *)"xmpp-probe";
     for (i = 0; i < sc->nbase; i++)
         mp->argv[mp->argc++] = strdup(sc->base[i]);
     for (i = 0; i < nargs; i++)
@@ -697,7 +698,11 @@ static int module_parse(struct serve_ctx *sc, const char *name, char **args, int
         rc = probe_tls_ctx(&mp->tls, mp->o.tls_trust_file, err);
     m->timeout = mp->o.timeout > 0 ? mp->o.timeout : XU_CONNECT_TIMEOUT;
     if (rc) {
-        snprintf(msg, sizeof msg, "probe module '%s': %s", name, err->msg);
+        if (line)
+            snprintf(msg, sizeof msg, "%s:%d: probe module '%s': %s", sc->config, line, name,
+                     err->msg);
+        else
+            snprintf(msg, sizeof msg, "probe module '%s': %s", name, err->msg);
         xu_error_replace(err, XU_EX_CONFIG, "%s", msg);
         return XU_EX_CONFIG;
     }
@@ -720,12 +725,12 @@ static int serve_load(void *ud, struct probe_modules *out, struct xu_error *err)
         rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
     for (i = 0; rc == 0 && i < sc->npending; i++) {
         rc = module_parse(sc, sc->pending[i].name, sc->pending[i].args, sc->pending[i].nargs,
-                          &out->m[out->n++], err);
+                          sc->pending[i].line, &out->m[out->n++], err);
         have_default |= strcmp(sc->pending[i].name, "default") == 0;
     }
     /* without a `probe default` section: c2s without login */
     if (rc == 0 && !have_default)
-        rc = module_parse(sc, "default", no_login, 1, &out->m[out->n++], err);
+        rc = module_parse(sc, "default", no_login, 1, 0, &out->m[out->n++], err);
     for (i = 0; i < sc->npending; i++) {
         for (j = 0; j < sc->pending[i].nargs; j++)
             free(sc->pending[i].args[j]);

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,23 @@ struct server {
 };
 
 static int sig_pipe[2] = {-1, -1};
+
+/* What a daemon says about itself: shown unless -q. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (xu_verbosity < 0)
+        return;
+    fputs("xmpp-probe: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
 
 static void on_signal(int sig)
 {
@@ -526,7 +544,7 @@ int probe_serve_run(const struct probe_serve_cfg *cfg, struct xu_error *err)
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
     else
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof addr);
-    xu_info("listening on %s%s%s:%u with %zu module%s", v6 ? "[" : "", addr, v6 ? "]" : "",
+    say("listening on %s%s%s:%u with %zu module%s", v6 ? "[" : "", addr, v6 ? "]" : "",
             info ? (unsigned)info->port : 0, s->mods.n, s->mods.n == 1 ? "" : "s");
     fflush(stderr);
     efd = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
@@ -594,7 +612,7 @@ int probe_serve_run(const struct probe_serve_cfg *cfg, struct xu_error *err)
                 struct xu_error e = {0, ""};
 
                 if (load(s, &e) == 0)
-                    xu_info("config reloaded: %zu module%s", s->mods.n, s->mods.n == 1 ? "" : "s");
+                    say("config reloaded: %zu module%s", s->mods.n, s->mods.n == 1 ? "" : "s");
                 else
                     xu_warn("config reload failed, still serving the previous config: %s", e.msg);
                 fflush(stderr);
@@ -621,7 +639,7 @@ int probe_serve_run(const struct probe_serve_cfg *cfg, struct xu_error *err)
         MHD_run(s->d);
         usleep(10000);
     }
-    xu_info("stopped");
+    say("stopped");
 out:
     if (s->d)
         MHD_stop_daemon(s->d);

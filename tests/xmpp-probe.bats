@@ -60,7 +60,9 @@ cert_end() {
 	local -a cases=(
 		"--mode nope xu.test"
 		"--format yaml xu.test"
-		"a.test b.test"
+		"xmpp://h/xu.test"
+		"xmpp://h:99999/xu.test"
+		"http://h:1/xu.test"
 		"--warn-ms nostage:5 xu.test"
 		"--crit-ms fast xu.test"
 		"--warn-days -1 xu.test"
