@@ -144,15 +144,26 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
          * xu_config_probe_modules); its name starts with a space, which no
          * account name has, so that no account lookup finds it. */
         if (strcmp(key, "probe") == 0) {
-            if (f->nsec == MAX_SECTIONS || *value == '\0' || strpbrk(value, " \t")) {
+            /* `probe NAME : ACCOUNT`: the module logs in with ACCOUNT */
+            char *colon = strchr(value, ':'), *acct = NULL;
+
+            if (colon) {
+                *colon = '\0';
+                acct = trim(colon + 1);
+                value = trim(value);
+            }
+            if (f->nsec == MAX_SECTIONS || *value == '\0' || strpbrk(value, " \t") ||
+                (acct && (*acct == '\0' || strpbrk(acct, " \t")))) {
                 free_line(buf, cap);
                 return xu_error_set(err, XU_EX_CONFIG, f->nsec == MAX_SECTIONS
-                                    ? "%s:%d: too many sections" : "%s:%d: expected 'probe NAME'",
+                                    ? "%s:%d: too many sections"
+                                    : "%s:%d: expected 'probe NAME' or 'probe NAME : ACCOUNT'",
                                     f->path, lineno);
             }
             cur = &f->sec[f->nsec++];
             memset(cur, 0, sizeof *cur);
             cur->line = lineno;
+            cur->parent = acct ? strdup(acct) : NULL;
             cur->name = malloc(strlen(value) + 2);
             if (cur->name)
                 sprintf(cur->name, " %s", value);
@@ -338,6 +349,8 @@ int xu_config_probe_modules(const char *path, xu_config_module_fn fn, void *ud,
         if (!f.sec[i].name || f.sec[i].name[0] != ' ')
             continue;
         rc = fn(ud, f.sec[i].name + 1, NULL, NULL, path, f.sec[i].line, err);
+        if (rc == 0 && f.sec[i].parent)
+            rc = fn(ud, f.sec[i].name + 1, "account", f.sec[i].parent, path, f.sec[i].line, err);
         for (j = 0; j < f.sec[i].nkv && rc == 0; j++)
             rc = fn(ud, f.sec[i].name + 1, f.sec[i].kvs[j].key, f.sec[i].kvs[j].value, path,
                     f.sec[i].kvs[j].line, err);

@@ -38,7 +38,8 @@ int xu_config_load(const char *path, int required, const char *account,
 
 /* xmpp-probe's exporter modules: for each `probe NAME` section of path,
  * fn(ud, NAME, NULL, NULL, ...) at the section, then fn(ud, NAME, key,
- * value, ...) for each of its keys. Account loading skips these sections. */
+ * value, ...) for each of its keys; `probe NAME : ACCOUNT` gives the key
+ * "account" first. Account loading skips these sections. */
 typedef int (*xu_config_module_fn)(void *ud, const char *module, const char *key,
                                    const char *value, const char *file, int line,
                                    struct xu_error *err);
