@@ -908,6 +908,15 @@ int main(int argc, char **argv)
         rc = xu_error_set(&err, XU_EX_USAGE, "--format xml takes one target (json or text for several)");
     if (rc == 0 && n == 0 && x.several)
         rc = xu_error_set(&err, XU_EX_UNAVAILABLE, "no target to probe");
+    if (rc == 0 && !x.several) {
+        /* one target: what plan() refuses is a usage error, before anything is read */
+        struct probe_cfg check;
+        char d[1024], skipped[1400];
+
+        memset(&check, 0, sizeof check);
+        rc = plan(&check, &po, &o, n ? specs[0].domain : component && first < argc ? argv[first] : NULL,
+                  0, d, sizeof d, skipped, sizeof skipped, &err);
+    }
     if (rc == 0 && component)
         rc = xu_secret_read_file(o.secret_file, "secret", &secret, &err);
     /* the password once, before any timing, if a target is the account's */
