@@ -50,6 +50,7 @@ int probe_job_start(struct probe_job *j, double kill_at, probe_job_fn fn, void *
     if (pid == 0) {
         json_t *doc;
         char *s;
+        int rc;
 
         close(p[0]);
         signal(SIGTERM, SIG_DFL);
@@ -61,8 +62,12 @@ int probe_job_start(struct probe_job *j, double kill_at, probe_job_fn fn, void *
         s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
         if (s)
             write_all(p[1], s, strlen(s));
+        close(p[1]);
+        json_decref(doc);
+        rc = s ? 0 : 70;
+        free(s);
         /* no exit handlers, no flushing of the parent's stdio buffers */
-        _exit(s ? 0 : 70);
+        _exit(rc);
     }
     close(p[1]);
     j->pid = pid;

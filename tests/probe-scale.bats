@@ -31,9 +31,18 @@ setup() {
 }
 
 teardown() {
-	local p
+	local p f
 	for p in "${SERVE_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	# the exporter's stderr (ASan/UBSan builds report there, at exit)
+	for f in "$BATS_TEST_TMPDIR"/serve-*.err; do
+		[ -e "$f" ] || continue
+		if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f"; then
+			cat "$f" >&2
+			fail "sanitizer report from the exporter"
+		fi
 	done
 	xu_common_teardown
 }
