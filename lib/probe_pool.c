@@ -63,6 +63,9 @@ int probe_job_start(struct probe_job *j, double kill_at, probe_job_fn fn, void *
         if (s)
             write_all(p[1], s, strlen(s));
         close(p[1]);
+        /* what this worker wrote to stdio (a --trace file): the parent's
+         * buffers were flushed before the fork, so nothing is written twice */
+        fflush(NULL);
         json_decref(doc);
         rc = s ? 0 : 70;
         free(s);
