@@ -549,6 +549,7 @@ struct serve_ctx {
     char **base;           /* the exporter's own options, minus --serve & co. */
     int nbase;
     const char *config;    /* -C, or the default path */
+    int explicit_config;   /* -C given */
     /* modules being loaded */
     struct {
         char name[64];
@@ -718,7 +719,8 @@ static int serve_load(void *ud, struct probe_modules *out, struct xu_error *err)
 
     sc->npending = 0;
     sc->pending = NULL;
-    if (sc->config && access(sc->config, F_OK) == 0)
+    /* -C names a file that must be there; the default path may be missing */
+    if (sc->config && (sc->explicit_config || access(sc->config, F_OK) == 0))
         rc = xu_config_probe_modules(sc->config, module_key, sc, err);
     out->m = calloc(sc->npending + 1, sizeof *out->m);
     if (rc == 0 && !out->m)
@@ -833,8 +835,10 @@ static int probe_serve_main(const struct xu_tool *tool, struct probe_opts *po, i
         }
         sc.base[sc.nbase++] = argv[i];
     }
-    if (o->config_path)
+    if (o->config_path) {
         sc.config = o->config_path;
+        sc.explicit_config = 1;
+    }
     else if (xu_config_default_path(path, sizeof path) == 0)
         sc.config = path;
     memset(&cfg, 0, sizeof cfg);

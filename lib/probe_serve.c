@@ -46,6 +46,7 @@ struct req {
     size_t mod_index;
     char target[600];
     double timeout, t0;
+    double arrived;           /* the deadline counts from here: waiting for a slot uses it up */
     char *body;
     size_t blen;
     unsigned status;
@@ -232,6 +233,10 @@ static void start(struct server *s, struct req *rq)
     struct xu_error err = {0, ""};
 
     rq->t0 = xu_now();
+    /* what is left of the deadline after waiting for a free slot */
+    rq->timeout -= rq->t0 - rq->arrived;
+    if (rq->timeout < 0.1)
+        rq->timeout = 0.1;
     if (probe_job_start(&rq->job, rq->t0 + rq->timeout + 1, child, &c, &err) != 0) {
         rq->status = 503;
         rq->body = strdup(err.msg);
@@ -392,6 +397,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     rq->job.fd = -1;
     snprintf(rq->target, sizeof rq->target, "%s", target);
     rq->timeout = m->timeout;
+    rq->arrived = xu_now();
     st = scrape_timeout(c);
     if (st > 0 && st < rq->timeout)
         rq->timeout = st;

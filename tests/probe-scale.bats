@@ -93,7 +93,7 @@ serve() {
 http() {
 	local out=$BATS_TEST_TMPDIR/http.body
 	rm -f "$out"
-	HTTP_CODE=$(curl -s --noproxy '*' -o "$out" -w '%{http_code}' "$@") || HTTP_CODE=000
+	HTTP_CODE=$(curl -s --noproxy '*' -m 30 -o "$out" -w '%{http_code}' "$@") || HTTP_CODE=000
 	HTTP_BODY=$(cat "$out" 2>/dev/null || true)
 }
 
@@ -292,6 +292,25 @@ with_dns() {
 	grep -qx 'xmpp_probe_exporter_probes_failed_total{module="default"} 1' <<<"$HTTP_BODY" || fail "failure not counted"
 	grep -qx 'xmpp_probe_exporter_probes_in_flight 0' <<<"$HTTP_BODY" || fail "no in-flight gauge"
 	! grep -q "$XU_ALICE_PASSWORD" <<<"$HTTP_BODY" || fail "the password is in /metrics"
+}
+
+@test "exporter: --parallel bounds the probes; waiting for a slot counts against the scrape timeout" {
+	local t0 t1 a=$BATS_TEST_TMPDIR/a.out b=$BATS_TEST_TMPDIR/b.out
+	extra_sink silent
+	serve -C "$CONF" --parallel 1
+	t0=$(_ms_now)
+	local pa pb
+	curl -s --noproxy '*' -m 10 -H 'X-Prometheus-Scrape-Timeout-Seconds: 2' -o "$a" "$SERVE_URL/probe?target=xmpp://127.0.0.1:$XSINK/$XU_DOMAIN" 3>&- &
+	pa=$!
+	curl -s --noproxy '*' -m 10 -H 'X-Prometheus-Scrape-Timeout-Seconds: 2' -o "$b" "$SERVE_URL/probe?target=xmpp://127.0.0.1:$XSINK/a.$XU_DOMAIN" 3>&- &
+	pb=$!
+	wait "$pa" "$pb" || true
+	t1=$(_ms_now)
+	grep -qx 'probe_success 0' "$a" && grep -qx 'probe_success 0' "$b" || fail "not two failed probes: $(cat "$a" "$b")"
+	# one at a time, yet both answered within the 2 s Prometheus allows
+	[ $((t1 - t0)) -lt 2500 ] || fail "the second probe answered after $((t1 - t0)) ms"
+	http "$SERVE_URL/metrics"
+	grep -qx 'xmpp_probe_exporter_probes_total{module="default"} 2' <<<"$HTTP_BODY" || fail "not 2 probes: $HTTP_BODY"
 }
 
 @test "exporter: 400 for malformed requests and unknown modules, 403 outside --allow-target" {
