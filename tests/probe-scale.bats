@@ -204,6 +204,21 @@ with_dns() {
 	assert_json '.[0].status == "ok" and .[1].status == "critical"'
 }
 
+@test "--all-targets: IPv4 and IPv6 addresses of one SRV target are probed apart" {
+	ip -6 addr show dev lo 2>/dev/null | grep -q '::1' || skip "no IPv6 loopback"
+	with_dns --srv "_xmpp-client._tcp.xu.test=5,10,$XU_C2S_PORT,up.xu.test" \
+		--a up.xu.test=127.0.0.1 --aaaa up.xu.test=::1
+	local out=$BATS_TEST_TMPDIR/v6.out rc=0
+	"${DNS_WRAP[@]}" "$XU_BIN/xmpp-probe" -C /dev/null --tls-trust-file "$XU_CA" --timeout 5 --warn-days 0 \
+		--all-targets --tls starttls --format json "$XU_DOMAIN" >"$out" || rc=$?
+	output=$(cat "$out")
+	assert_json 'length == 2'
+	assert_json '.[0].srv.family == "ipv4" and .[0].status == "ok"'
+	# the suite's Prosody listens on 127.0.0.1 only: the IPv6 address is refused
+	assert_json ".[1].srv.family == \"ipv6\" and .[1].target == \"xmpp://[::1]:$XU_C2S_PORT/xu.test\" and .[1].status == \"critical\""
+	[ "$rc" = 69 ] || fail "exit $rc, want 69: a failing address fails the check"
+}
+
 # ---------------------------------------------------------------- the exporter
 
 @test "exporter: a real Prometheus scrapes healthy, closed and silent targets: probe_success 1, 0, 0" {
