@@ -42,7 +42,7 @@ struct req {
     struct MHD_Connection *conn;
     enum req_state state;
     struct probe_job job;
-    struct probe_module mod;  /* copy: a reload may free the original */
+    struct probe_module mod;  /* copy, taken again at start: a reload frees the original */
     size_t mod_index;
     char target[600];
     double timeout, t0;
@@ -227,10 +227,28 @@ static json_t *child(void *ud)
     return c->s->cfg->probe(c->s->cfg->ud, &c->rq->mod, c->rq->target, c->rq->timeout);
 }
 
+static const struct probe_module *find_module(struct server *s, const char *name, size_t *idx);
+
 static void start(struct server *s, struct req *rq)
 {
     struct child_ctx c = {s, rq};
     struct xu_error err = {0, ""};
+    const struct probe_module *m;
+    size_t idx;
+
+    /* a reload while the request waited may have replaced its module */
+    if ((m = find_module(s, rq->mod.name, &idx)) == NULL) {
+        char msg[128];
+
+        snprintf(msg, sizeof msg, "unknown module '%s' (gone with a reload)\n", rq->mod.name);
+        rq->status = 400;
+        rq->body = strdup(msg);
+        rq->blen = rq->body ? strlen(rq->body) : 0;
+        rq->state = RQ_DONE;
+        MHD_resume_connection(rq->conn);
+        return;
+    }
+    rq->mod = *m;
 
     rq->t0 = xu_now();
     /* what is left of the deadline after waiting for a free slot */
