@@ -367,6 +367,25 @@ with_dns() {
 	grep -q 'stopped' "$SERVE_ERR" || fail "no clean stop"
 }
 
+@test "exporter: a request waiting through a reload that removed its module gets 400, the running one its answer" {
+	local a=$BATS_TEST_TMPDIR/a.out b=$BATS_TEST_TMPDIR/b.out pa pb i
+	extra_sink silent
+	printf '\nprobe gone\ntimeout 2\n' >>"$CONF"
+	serve -C "$CONF" --parallel 1
+	curl -s --noproxy '*' -m 10 -o "$a" "$SERVE_URL/probe?target=xmpp://127.0.0.1:$XSINK/$XU_DOMAIN&module=gone" 3>&- &
+	pa=$!
+	sleep 0.3
+	curl -s --noproxy '*' -m 10 -w '%{http_code}' -o "$b" "$SERVE_URL/probe?target=xmpp://127.0.0.1:$XU_C2S_PORT/$XU_DOMAIN&module=gone" >"$b.code" 3>&- &
+	pb=$!
+	sleep 0.3
+	sed -i '/^probe gone$/,$d' "$CONF"
+	kill -HUP "$SERVE_PID"
+	for i in $(seq 1 50); do grep -q 'config reloaded' "$SERVE_ERR" && break; sleep 0.05; done
+	wait "$pa" "$pb" || true
+	grep -qx 'probe_success 0' "$a" || fail "the running probe got no answer: $(cat "$a")"
+	[ "$(cat "$b.code")" = 400 ] && grep -q "unknown module 'gone'" "$b" || fail "the waiting one: $(cat "$b.code") $(cat "$b")"
+}
+
 # ---------------------------------------------------------------- node_exporter
 
 @test "the man page's node_exporter recipe records an outage and leaves no temporary file" {
