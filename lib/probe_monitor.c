@@ -243,6 +243,10 @@ static double earliest_expiry(const json_t *root)
     return v;
 }
 
+/* The metric families, in output order. To add one (e.g. a report field the
+ * login adds): an entry here, its name and help in start_family(), its
+ * samples from the report in emit(), and its exporter name in prom_name();
+ * then document it in xmpp-probe(1), METRICS and EXPORTER. */
 enum prom_family {
     PF_SUCCESS, PF_STATUS, PF_TOTAL, PF_DURATION, PF_PHASE, PF_FINDINGS, PF_TLS, PF_EXPIRY,
     PF_VERIFIED, PF_STARTTLS, PF_MECHS, PF_PING, PF_END
