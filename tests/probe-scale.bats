@@ -169,14 +169,6 @@ http() {
 
 # ---------------------------------------------------------------- every SRV target
 
-with_dns() {
-	local ip=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
-	local rc=$BATS_TEST_TMPDIR/resolv.conf
-	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
-	printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$ip" >"$rc"
-	probe_peer dns dns --address "$ip" "$@"
-	DNS_WRAP=(unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$rc")
-}
 
 @test "--all-targets: both SRV services merged; a failing secondary fails the check and is named" {
 	start_sink closed
@@ -223,7 +215,7 @@ with_dns() {
 
 @test "exporter: a real Prometheus scrapes healthy, closed and silent targets: probe_success 1, 0, 0" {
 	command -v prometheus >/dev/null || skip "prometheus is not installed"
-	local ports pport silent dir=$BATS_TEST_TMPDIR/prom i n q
+	local ports pport silent dir=$BATS_TEST_TMPDIR/prom i n
 	start_sink closed
 	extra_sink silent
 	silent=$XSINK

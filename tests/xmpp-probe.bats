@@ -430,16 +430,6 @@ cert_end() {
 
 # ---------------------------------------------------------------- DNS
 
-# Run the probe in a private mount namespace whose resolv.conf names a DNS
-# stub (tests/bin/probe-peer.py dns) on a random loopback address.
-with_dns() {
-	local ip=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
-	local rc=$BATS_TEST_TMPDIR/resolv.conf
-	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
-	printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$ip" >"$rc"
-	probe_peer dns dns --address "$ip" "$@"
-	DNS_WRAP=(unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$rc")
-}
 
 @test "SRV: targets in priority order, each tried with its result, fallback to the next" {
 	start_sink closed

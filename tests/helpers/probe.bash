@@ -6,6 +6,10 @@
 #       certificate from the suite's CA (XU_CA/XU_CA_KEY) valid for DAYS days.
 #       Sets PP_DIR, PP_C2S_PORT, PP_S2S_PORT, PP_CERT. Stopped by
 #       probe_prosody_stop NAME, or by a watchdog when the test run is gone.
+#   with_dns ARGS...
+#       the DNS stub (probe_peer dns ARGS: --srv, --a, --aaaa) on a random
+#       loopback address; sets DNS_WRAP, a command prefix that runs a
+#       command in a private mount namespace whose resolv.conf names it.
 #   probe_peer NAME ARGS...
 #       tests/bin/probe-peer.py in the background (a scripted server: silent,
 #       connection manager, ...); sets PEER_PORT once it listens.
@@ -133,4 +137,15 @@ probe_peer() {
 	done
 	cat "$BATS_TEST_TMPDIR/peer-$name.log" >&2
 	fail "probe-peer.py $name did not start"
+}
+
+# with_dns: run the probe in a private mount namespace whose resolv.conf names a DNS
+# stub (tests/bin/probe-peer.py dns) on a random loopback address.
+with_dns() {
+	local ip=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+	local rc=$BATS_TEST_TMPDIR/resolv.conf
+	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
+	printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$ip" >"$rc"
+	probe_peer dns dns --address "$ip" "$@"
+	DNS_WRAP=(unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$rc")
 }
