@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -12,7 +13,7 @@
 #include "jid.h"
 #include "msg.h"
 #include "opts.h"
-#include "probe_run.h"
+#include "probe_cli.h"
 #include "probe_tls.h"
 #include "secret.h"
 #include "session.h"
@@ -21,16 +22,9 @@
 enum {
     O_FORMAT = 1000, O_NAGIOS, O_PROMETHEUS, O_MODE, O_IPV4, O_IPV6, O_WARN_DAYS, O_CRIT_DAYS,
     O_WARN_MS, O_CRIT_MS, O_EXPECT_MECH, O_FORBID_MECH, O_EXPECT_FEATURE, O_NO_LOGIN,
+    O_TARGETS, O_PARALLEL, O_ALL_TARGETS, O_OUTPUT, O_SERVE, O_ALLOW_TARGET,
 };
 
-enum format { F_TEXT, F_JSON, F_XML };
-
-struct probe_opts {
-    enum format format;
-    int nagios, prometheus, no_login, family;
-    enum probe_mode mode;
-    struct probe_checks checks;
-};
 
 static const struct xu_option probe_options[] = {
     {"mode", 0, XU_OPT_ARG, O_MODE, "MODE", "c2s (default), s2s, component (XEP-0114) or cm (connection manager)"},
@@ -47,6 +41,12 @@ static const struct xu_option probe_options[] = {
     {"forbid-mechanism", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_FORBID_MECH, "MECH", "critical if SASL mechanism MECH is offered (e.g. PLAIN)"},
     {"expect-feature", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_EXPECT_FEATURE, "NS", "critical unless a stream or disco feature NS is offered"},
     {"no-login", 0, XU_OPT_NOCONFIG, O_NO_LOGIN, NULL, "do not log in, even if an account is configured"},
+    {"targets", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_TARGETS, "FILE", "also probe the targets in FILE, one a line ('-' = stdin)"},
+    {"parallel", 0, XU_OPT_ARG, O_PARALLEL, "N", "probe at most N targets at a time (default 16)"},
+    {"all-targets", 0, XU_OPT_NOCONFIG, O_ALL_TARGETS, NULL, "probe every SRV target of the domain on every address"},
+    {"output", 'o', XU_OPT_ARG | XU_OPT_NOCONFIG, O_OUTPUT, "FILE", "write the report to FILE atomically, also when the probe fails"},
+    {"serve", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_SERVE, "[ADDR:]PORT", "run as a Prometheus exporter on ADDR:PORT (default address 127.0.0.1)"},
+    {"allow-target", 0, XU_OPT_ARG | XU_OPT_REPEAT | XU_OPT_NOCONFIG, O_ALLOW_TARGET, "PATTERN", "exporter: probe only targets matching PATTERN (shell glob)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -57,9 +57,8 @@ static const char *const stage_names[] = {
 };
 
 
-/* in the order of enum format and enum probe_mode */
+/* in the order of enum probe_format */
 static const char *const format_names[] = {"text", "json", "xml", NULL};
-static const char *const mode_names[] = {"c2s", "s2s", "component", "cm", NULL};
 
 static int pick(const char *arg, const char *const *names)
 {
@@ -133,7 +132,7 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     switch (id) {
     case O_FORMAT:
         if ((i = pick(arg, format_names)) >= 0)
-            po->format = (enum format)i;
+            po->format = (enum probe_format)i;
         else if (from_config)
             xu_info("ignoring format '%s' from the config file (another tool's?)", arg);
         else
@@ -142,7 +141,7 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     case O_NAGIOS: po->nagios = 1; return 0;
     case O_PROMETHEUS: po->prometheus = 1; return 0;
     case O_MODE:
-        if ((i = pick(arg, mode_names)) < 0)
+        if ((i = pick(arg, probe_mode_names)) < 0)
             return xu_error_set(err, code, "--mode must be c2s, s2s, component or cm, not '%s'", arg);
         po->mode = (enum probe_mode)i;
         return 0;
@@ -161,166 +160,103 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     case O_FORBID_MECH: return add(c->forbid_mech, &c->nforbid_mech, arg, err);
     case O_EXPECT_FEATURE: return add(c->expect_feature, &c->nexpect_feature, arg, err);
     case O_NO_LOGIN: po->no_login = 1; return 0;
+    case O_TARGETS: po->targets_file = arg; return 0;
+    case O_PARALLEL:
+        if (xu_parse_uint(arg, 1, 1000, &n) < 0)
+            return xu_error_set(err, code, "--parallel must be a number from 1 to 1000, not '%s'", arg);
+        po->parallel = n;
+        return 0;
+    case O_ALL_TARGETS: po->all_targets = 1; return 0;
+    case O_OUTPUT: po->output = arg; return 0;
+    case O_SERVE: po->serve = arg; return 0;
+    case O_ALLOW_TARGET:
+        if (po->nallow == 16)
+            return xu_error_set(err, code, "at most 16 --allow-target patterns");
+        po->allow[po->nallow++] = arg;
+        return 0;
     }
     return xu_error_set(err, XU_EX_SOFTWARE, "unhandled option %d", id);
-}
-
-static void free_checks(struct probe_checks *c)
-{
-    int i;
-
-    for (i = 0; i < c->nstage; i++)
-        free(c->stage_name[i]);
-    for (i = 0; i < c->nexpect_mech; i++)
-        free(c->expect_mech[i]);
-    for (i = 0; i < c->nforbid_mech; i++)
-        free(c->forbid_mech[i]);
-    for (i = 0; i < c->nexpect_feature; i++)
-        free(c->expect_feature[i]);
-}
-
-static const char *mode_name(enum probe_mode m)
-{
-    return mode_names[m];
-}
-
-/* What to probe: the domain (or component/cm name), where, and whether to
- * log in. */
-static int plan(struct probe_cfg *cfg, const struct probe_opts *po, const struct xu_opts *o,
-                int argc, char **argv, int first, char *domain, size_t dlen, struct xu_error *err)
-{
-    const char *operand = first < argc ? argv[first] : NULL;
-    char why[128], jid_domain[1024];
-
-    if (argc - first > 1)
-        return xu_error_set(err, XU_EX_USAGE, "one domain at a time (got %d operands)", argc - first);
-    cfg->mode = po->mode;
-    if (po->mode == PROBE_COMPONENT || po->mode == PROBE_CM) {
-        if (!o->component)
-            return xu_error_set(err, XU_EX_USAGE, "--mode %s needs --component NAME (%s)",
-                                mode_name(po->mode),
-                                po->mode == PROBE_CM ? "the connection manager's name"
-                                                     : "the component's domain");
-        if (!o->secret_file)
-            return xu_error_set(err, XU_EX_USAGE, "--mode %s needs --secret-file FILE",
-                                mode_name(po->mode));
-        snprintf(domain, dlen, "%s", o->component);
-        cfg->host = operand ? operand : o->host ? o->host : o->component;
-        /* a connection manager's TLS certificate names the server */
-        cfg->tls_name = cfg->host;
-    } else if (operand) {
-        snprintf(domain, dlen, "%s", operand);
-    } else if (po->mode == PROBE_C2S && o->jid && xu_jid_domain(o->jid, jid_domain, sizeof jid_domain)) {
-        snprintf(domain, dlen, "%s", jid_domain);
-    } else {
-        return xu_error_set(err, XU_EX_USAGE, "no domain given (see --help)");
-    }
-    if (xu_jid_check(domain, 0, why, sizeof why) < 0 || strpbrk(domain, "@/'\"<>&"))
-        return xu_error_set(err, XU_EX_USAGE, "'%s' is not a domain name%s%s", domain,
-                            why[0] && !strpbrk(domain, "@/'\"<>&") ? ": " : "",
-                            strpbrk(domain, "@/'\"<>&") ? "" : why);
-    cfg->domain = domain;
-    if (po->mode != PROBE_C2S || po->no_login || !o->jid || !strchr(o->jid, '@'))
-        return 0;
-    xu_jid_domain(o->jid, jid_domain, sizeof jid_domain);
-    if (strcasecmp(jid_domain, domain) == 0) {
-        cfg->login = 1;
-    } else if (o->account) {
-        return xu_error_set(err, XU_EX_USAGE, "account %s (%s) is not on %s", o->account, o->jid,
-                            domain);
-    } else {
-        xu_info("not logging in: %s is not an account on %s", o->jid, domain);
-    }
-    return 0;
-}
-
-static int write_report(const struct probe_report *r, const struct probe_opts *po)
-{
-    struct probe_thresholds t = {po->checks.warn_days, po->checks.crit_days, po->checks.warn_ms,
-                                 po->checks.crit_ms};
-
-    if (po->nagios)
-        return probe_write_nagios(r, &t, stdout);
-    if (po->prometheus)
-        return probe_write_prometheus(r, stdout);
-    switch (po->format) {
-    case F_JSON: return probe_write_json(r, stdout);
-    case F_XML: return probe_write_xml(r, stdout);
-    default: return probe_write_text(r, stdout);
-    }
-}
-
-static int run(struct probe_cfg *cfg, const struct probe_opts *po, struct probe_report *r)
-{
-    struct probe_target targets[PROBE_MAX_TARGETS];
-    int n, used = -1, rc;
-
-    n = probe_find_targets(cfg, r, targets, PROBE_MAX_TARGETS);
-    rc = n ? probe_connect_and_inspect(cfg, r, targets, n, &used) : r->fatal.code;
-    if (cfg->login && rc == 0 && used >= 0)
-        rc = probe_login(cfg, r, &targets[used]);
-    else if (cfg->login)
-        probe_finding(r, PROBE_OK, "no-login", "not logging in: an earlier stage failed");
-    probe_apply_checks(r, &po->checks);
-    probe_report_finish(r);
-    return rc;
-}
-
-static int exit_code(const struct probe_report *r, const struct probe_opts *po)
-{
-    if (po->nagios)
-        return (int)r->status;
-    if (r->fatal.code)
-        return r->fatal.code;
-    if (r->status == PROBE_CRITICAL)
-        return XU_EX_FAIL;
-    if (r->status == PROBE_UNKNOWN)
-        return XU_EX_SOFTWARE;
-    return 0;
 }
 
 int main(int argc, char **argv)
 {
     struct probe_opts po;
     struct xu_tool tool = {
-        "xmpp-probe", "[options] [DOMAIN | HOST]",
+        "xmpp-probe", "[options] [TARGET...]",
         "Probe an XMPP server stage by stage (DNS, TCP, stream, features, TLS and its\n"
         "certificate; with an account: SASL, bind, ping, disco#info, version), timing each,\n"
         "and report as text, JSON, XML, a Nagios plugin or Prometheus metrics.\n"
-        "DOMAIN defaults to the account's domain; in component and cm mode the operand is\n"
-        "the HOST to connect to.",
+        "A TARGET is a DOMAIN or xmpp://HOST:PORT/DOMAIN (xmpps:// for direct TLS); several\n"
+        "are probed at once. DOMAIN defaults to the account's domain; in component and cm\n"
+        "mode the operand is the HOST to connect to. --serve runs a Prometheus exporter.",
         probe_options, apply, &po,
         "  With --nagios: 0 ok, 1 warning, 2 critical, 3 unknown.\n"
-        "  A threshold or expectation that fails exits 1 (a negative answer).\n",
+        "  A threshold or expectation that fails exits 1 (a negative answer).\n"
+        "  With several targets: the status of the worst one.\n",
     };
     struct xu_error err = {0, ""};
-    struct probe_cfg cfg;
-    struct probe_report r;
+    struct probe_run_ctx x;
+    struct probe_report *reports = NULL;
+    struct probe_spec *specs = NULL;
     struct xu_opts o;
-    char domain[1024], *secret = NULL, *password = NULL;
-    int first = 0, rc, out, i, nagios = 0;
+    char *secret = NULL, *password = NULL, jd[1024];
+    size_t n = 0, i;
+    int first = 0, rc, out, nagios = 0, component;
 
-    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+    for (i = 1; i < (size_t)argc && strcmp(argv[i], "--") != 0; i++)
         nagios |= strcmp(argv[i], "--nagios") == 0;
     signal(SIGPIPE, SIG_IGN);
-    memset(&po, 0, sizeof po);
-    memset(&cfg, 0, sizeof cfg);
-    memset(&r, 0, sizeof r);
-    po.checks.warn_days = 14;
-    po.checks.crit_days = 3;
+    probe_opts_init(&po);
+    memset(&x, 0, sizeof x);
     rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
-    if (rc == 0)
-        rc = plan(&cfg, &po, &o, argc, argv, first, domain, sizeof domain, &err);
+    component = po.mode == PROBE_COMPONENT || po.mode == PROBE_CM;
+    if (rc == 0 && po.serve) {
+        if ((rc = probe_serve_main(&tool, &po, argc, argv, first, &o, &err)) != 0)
+            xu_report(&err);
+        goto done;
+    }
     if (rc == 0 && po.nagios && po.prometheus)
         rc = xu_error_set(&err, XU_EX_USAGE, "--nagios and --prometheus exclude each other");
-    if (rc == 0 && (po.mode == PROBE_COMPONENT || po.mode == PROBE_CM))
+    if (rc == 0 && po.nallow)
+        rc = xu_error_set(&err, XU_EX_USAGE, "--allow-target is for the exporter (--serve)");
+    if (rc == 0 && component && (argc - first > 1 || po.targets_file || po.all_targets))
+        rc = xu_error_set(&err, XU_EX_USAGE, "--mode %s probes one HOST at a time",
+                          probe_mode_name(po.mode));
+    if (rc == 0 && !component)
+        rc = probe_gather_targets(&po, &o, argc, argv, first, &specs, &n, &err);
+    x.several = n > 1 || po.all_targets || po.targets_file;
+    if (rc == 0 && x.several && po.format == PROBE_FMT_XML && !po.prometheus && !po.nagios)
+        rc = xu_error_set(&err, XU_EX_USAGE, "--format xml takes one target (json or text for several)");
+    if (rc == 0 && n == 0 && x.several)
+        rc = xu_error_set(&err, XU_EX_UNAVAILABLE, "no target to probe");
+    if (rc == 0 && !x.several) {
+        /* one target: what plan refuses is a usage error, before anything is read */
+        struct probe_cfg check;
+        char d[1024], skipped[1400];
+
+        memset(&check, 0, sizeof check);
+        rc = probe_plan(&check, &po, &o,
+                        n ? specs[0].domain : component && first < argc ? argv[first] : NULL, 0, d,
+                        sizeof d, skipped, sizeof skipped, &err);
+    }
+    if (rc == 0 && component)
         rc = xu_secret_read_file(o.secret_file, "secret", &secret, &err);
-    if (rc == 0 && cfg.login)
-        rc = xu_password_get(&o, o.jid, &password, &err);
+    /* the password once, before any timing, if a target is the account's */
+    if (rc == 0 && po.mode == PROBE_C2S && !po.no_login && o.jid && strchr(o.jid, '@') &&
+        xu_jid_domain(o.jid, jd, sizeof jd)) {
+        int need = n == 0;
+
+        for (i = 0; i < n; i++)
+            need |= strcasecmp(specs[i].domain, jd) == 0;
+        if (need)
+            rc = xu_password_get(&o, o.jid, &password, &err);
+    }
     if (rc == 0 && o.trace)
-        rc = xu_trace_open(&cfg.trace, o.trace, &err);
+        rc = xu_trace_open(&x.trace, o.trace, &err);
     if (rc == 0 && po.mode != PROBE_COMPONENT)
-        rc = probe_tls_ctx(&cfg.tls, o.tls_trust_file, &err);
+        rc = probe_tls_ctx(&x.tls, o.tls_trust_file, &err);
+    if (rc == 0 && !(reports = calloc(n ? n : 1, sizeof *reports)))
+        rc = xu_error_set(&err, XU_EX_OSERR, "out of memory");
     if (rc) {
         if (nagios || po.nagios) {
             printf("XMPP UNKNOWN - %s\n", err.msg);
@@ -328,33 +264,45 @@ int main(int argc, char **argv)
         } else {
             xu_report(&err);
         }
-    } else {
-        cfg.opts = &o;
-        cfg.family = po.family;
-        cfg.secret = secret;
-        cfg.password = password;
-        probe_report_init(&r, domain, mode_name(po.mode));
-        /* a probe always has a deadline: --timeout 0 means the default */
-        cfg.deadline = r.t0 + (o.timeout > 0 ? o.timeout : XU_CONNECT_TIMEOUT);
-        run(&cfg, &po, &r);
-        out = write_report(&r, &po);
-        rc = exit_code(&r, &po);
-        if (r.fatal.code && !po.nagios)
-            xu_report(&r.fatal);
-        if (out) {
-            err.code = 0;
-            xu_error_set(&err, out, "cannot write the report to standard output");
-            xu_report(&err);
-            rc = out;
-        }
-        probe_report_free(&r);
+        goto done;
     }
-    if (cfg.tls)
-        SSL_CTX_free(cfg.tls);
-    xu_trace_close(cfg.trace);
+    x.po = &po;
+    x.o = &o;
+    x.secret = secret;
+    x.password = password;
+    x.specs = specs;
+    x.n = n;
+    x.timeout = o.timeout > 0 ? o.timeout : XU_CONNECT_TIMEOUT;
+    if (x.several) {
+        probe_fleet_run(&x, reports);
+    } else {
+        /* one target: probed in this process */
+        probe_one(&x, n ? &specs[0] : NULL, component && first < argc ? argv[first] : NULL,
+                  &reports[0]);
+        n = 1;
+    }
+    out = po.output ? probe_write_output(reports, n, x.several, &po, &err)
+                    : probe_write_reports(reports, n, x.several, &po, stdout);
+    rc = x.several ? probe_worst_exit(reports, n, &po) : probe_exit_code(&reports[0], &po);
+    if (!x.several && reports[0].fatal.code && !po.nagios)
+        xu_report(&reports[0].fatal);
+    if (out) {
+        if (!po.output)
+            xu_error_set(&err, out, "cannot write the report to standard output");
+        xu_report(&err);
+        rc = out;
+    }
+    for (i = 0; i < n; i++)
+        probe_report_free(&reports[i]);
+done:
+    free(reports);
+    free(specs);
+    if (x.tls)
+        SSL_CTX_free(x.tls);
+    xu_trace_close(x.trace);
     xu_secret_free(secret);
     xu_secret_free(password);
-    free_checks(&po.checks);
+    probe_opts_free(&po);
     xu_opts_free(&o);
     return rc;
 }

@@ -146,6 +146,35 @@ static int parse(struct file *f, FILE *fp, struct xu_error *err)
             *line++ = '\0';
         value = trim(line);
 
+        /* `probe NAME`: an xmpp-probe exporter module (see
+         * xu_config_probe_modules); its name starts with a space, which no
+         * account name has, so that no account lookup finds it. */
+        if (strcmp(key, "probe") == 0) {
+            /* `probe NAME : ACCOUNT`: the module logs in with ACCOUNT */
+            char *colon = strchr(value, ':'), *acct = NULL;
+
+            if (colon) {
+                *colon = '\0';
+                acct = trim(colon + 1);
+                value = trim(value);
+            }
+            if (f->nsec == MAX_SECTIONS || *value == '\0' || strpbrk(value, " \t") ||
+                (acct && (*acct == '\0' || strpbrk(acct, " \t")))) {
+                free_line(buf, cap);
+                return xu_error_set(err, XU_EX_CONFIG, f->nsec == MAX_SECTIONS
+                                    ? "%s:%d: too many sections"
+                                    : "%s:%d: expected 'probe NAME' or 'probe NAME : ACCOUNT'",
+                                    f->path, lineno);
+            }
+            cur = &f->sec[f->nsec++];
+            memset(cur, 0, sizeof *cur);
+            cur->line = lineno;
+            cur->parent = acct ? strdup(acct) : NULL;
+            cur->name = malloc(strlen(value) + 2);
+            if (cur->name)
+                sprintf(cur->name, " %s", value);
+            continue;
+        }
         if (strcmp(key, "defaults") == 0 || strcmp(key, "account") == 0) {
             char *colon, *parent = NULL;
 
@@ -331,6 +360,38 @@ int xu_config_load(const char *path, int required, const char *account,
     while (depth > 0 && rc == 0)
         rc = apply_section(&f, chain[--depth], apply, ud, err);
 out:
+    file_free(&f);
+    return rc;
+}
+
+/* ---- xmpp-probe exporter modules: `probe NAME` sections ---- */
+
+int xu_config_probe_modules(const char *path, xu_config_module_fn fn, void *ud,
+                            struct xu_error *err)
+{
+    struct file f;
+    FILE *fp;
+    size_t i, j;
+    int rc;
+
+    memset(&f, 0, sizeof f);
+    f.path = path;
+    fp = fopen(path, "r");
+    if (!fp)
+        return xu_error_set(err, XU_EX_CONFIG, "cannot open config file %s: %s", path,
+                            strerror(errno));
+    rc = parse(&f, fp, err);
+    fclose(fp);
+    for (i = 0; i < f.nsec && rc == 0; i++) {
+        if (!f.sec[i].name || f.sec[i].name[0] != ' ')
+            continue;
+        rc = fn(ud, f.sec[i].name + 1, NULL, NULL, path, f.sec[i].line, err);
+        if (rc == 0 && f.sec[i].parent)
+            rc = fn(ud, f.sec[i].name + 1, "account", f.sec[i].parent, path, f.sec[i].line, err);
+        for (j = 0; j < f.sec[i].nkv && rc == 0; j++)
+            rc = fn(ud, f.sec[i].name + 1, f.sec[i].kvs[j].key, f.sec[i].kvs[j].value, path,
+                    f.sec[i].kvs[j].line, err);
+    }
     file_free(&f);
     return rc;
 }

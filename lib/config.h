@@ -36,4 +36,14 @@ int xu_config_default_path(char *buf, size_t len);
 int xu_config_load(const char *path, int required, const char *account,
                    xu_config_apply_fn apply, void *ud, struct xu_error *err);
 
+/* xmpp-probe's exporter modules: for each `probe NAME` section of path,
+ * fn(ud, NAME, NULL, NULL, ...) at the section, then fn(ud, NAME, key,
+ * value, ...) for each of its keys; `probe NAME : ACCOUNT` gives the key
+ * "account" first. Account loading skips these sections. */
+typedef int (*xu_config_module_fn)(void *ud, const char *module, const char *key,
+                                   const char *value, const char *file, int line,
+                                   struct xu_error *err);
+int xu_config_probe_modules(const char *path, xu_config_module_fn fn, void *ud,
+                            struct xu_error *err);
+
 #endif

@@ -53,7 +53,7 @@ static const char *const other_tool_keys[] = {
     "xpath", "room", "history", "own", "reconnect", "idle", "count", "keepalive",
     "stdio", "iq", "query", "mode", "warn_days", "crit_days", "warn_ms", "crit_ms",
     "expect_mechanism", "forbid_mechanism", "expect_feature", "nagios", "prometheus",
-    "ipv4", "ipv6", "body", "one_per_line",
+    "ipv4", "ipv6", "body", "one_per_line", "parallel",
     NULL,
 };
 
@@ -441,11 +441,12 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
         if (id == O_HELP) {
             print_help(tool);
             free(lopts);
-            exit(0);
+            /* `-h >/dev/full`: the help was not written */
+            exit(fflush(stdout) != 0 || ferror(stdout) ? XU_EX_IOERR : 0);
         } else if (id == O_VERSION) {
             printf("%s (xmpputils) %s\n", tool->name, XU_VERSION);
             free(lopts);
-            exit(0);
+            exit(fflush(stdout) != 0 || ferror(stdout) ? XU_EX_IOERR : 0);
         } else if (id == O_CONFIG) {
             o->config_path = optarg;
             explicit_config = 1;

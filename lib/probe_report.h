@@ -73,6 +73,16 @@ struct probe_thresholds {
 int probe_write_nagios(const struct probe_report *r, const struct probe_thresholds *t, FILE *fp);
 int probe_write_prometheus(const struct probe_report *r, FILE *fp);
 
+/* Prometheus for several reports, each family written once. exporter: the
+ * exporter's metric names and no labels; label_target: a target label from
+ * each report's "target" member (several targets in one run). */
+struct probe_prom_opts {
+    int exporter;
+    int label_target;
+};
+int probe_write_prometheus_many(const struct probe_report *const *r, size_t n,
+                                const struct probe_prom_opts *o, FILE *fp);
+
 /* Small accessors used by the writers and checks. */
 const char *probe_get_str(const json_t *o, const char *path);
 double probe_get_num(const json_t *o, const char *path, double dflt);

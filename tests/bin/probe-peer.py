@@ -218,6 +218,10 @@ def serve_dns(args):
     for item in args.a or []:
         name, ip = item.split("=", 1)
         a[name.lower()] = ip
+    aaaa = {}
+    for item in args.aaaa or []:
+        name, ip = item.split("=", 1)
+        aaaa[name.lower()] = ip
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((args.address, 53))
     write_port(args.port_file, 53)
@@ -232,7 +236,7 @@ def serve_dns(args):
         qtype, qclass = struct.unpack("!HH", q[off:off + 4])
         question = q[12:off + 4]
         answers = []
-        known = name in srv or name in a
+        known = name in srv or name in a or name in aaaa
         if qtype == 33 and name in srv:
             for prio, weight, port, target in srv[name]:
                 rdata = struct.pack("!HHH", prio, weight, port) + encode_name(target)
@@ -240,6 +244,9 @@ def serve_dns(args):
         elif qtype == 1 and name in a:
             rdata = socket.inet_aton(a[name])
             answers.append(b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + rdata)
+        elif qtype == 28 and name in aaaa:
+            rdata = socket.inet_pton(socket.AF_INET6, aaaa[name])
+            answers.append(b"\xc0\x0c" + struct.pack("!HHIH", 28, 1, 60, 16) + rdata)
         rcode = 0 if known else 3
         log("DNS %s type=%d answers=%d" % (name, qtype, len(answers)))
         head = struct.pack("!HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1, len(answers), 0, 0)
@@ -256,6 +263,7 @@ def main():
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--srv", action="append")
     ap.add_argument("--a", action="append")
+    ap.add_argument("--aaaa", action="append")
     args = ap.parse_args()
     if args.mode == "cm":
         serve_cm(args)

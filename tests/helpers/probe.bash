@@ -6,6 +6,10 @@
 #       certificate from the suite's CA (XU_CA/XU_CA_KEY) valid for DAYS days.
 #       Sets PP_DIR, PP_C2S_PORT, PP_S2S_PORT, PP_CERT. Stopped by
 #       probe_prosody_stop NAME, or by a watchdog when the test run is gone.
+#   with_dns ARGS...
+#       the DNS stub (probe_peer dns ARGS: --srv, --a, --aaaa) on a random
+#       loopback address; sets DNS_WRAP, a command prefix that runs a
+#       command in a private mount namespace whose resolv.conf names it.
 #   probe_peer NAME ARGS...
 #       tests/bin/probe-peer.py in the background (a scripted server: silent,
 #       connection manager, ...); sets PEER_PORT once it listens.
@@ -133,4 +137,11 @@ probe_peer() {
 	done
 	cat "$BATS_TEST_TMPDIR/peer-$name.log" >&2
 	fail "probe-peer.py $name did not start"
+}
+
+# with_dns: run the probe in a private mount namespace whose resolv.conf names the
+# suite's DNS stub (helpers/dns.bash, which the test file loads).
+with_dns() {
+	xu_dns_stub "$@"
+	DNS_WRAP=("${XU_DNS_WRAP[@]}")
 }
