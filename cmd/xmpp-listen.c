@@ -21,6 +21,7 @@
 #include "secret.h"
 #include "session.h"
 #include "stanza_out.h"
+#include "stdfds.h"
 
 #define BACKOFF_MAX 60.0    /* seconds between reconnect attempts, at most */
 #define STABLE_AFTER 60.0   /* a connection up this long resets the backoff */
@@ -649,6 +650,8 @@ int main(int argc, char **argv)
     struct xu_opts o;
     int first, rc;
 
+    if (xu_stdfds_init() != 0)
+        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     memset(&lo, 0, sizeof lo);
     memset(&r, 0, sizeof r);
     lo.keepalive = 60;

@@ -13,6 +13,7 @@
 #include "muc.h"
 #include "opts.h"
 #include "secret.h"
+#include "stdfds.h"
 #include "text.h"
 
 #define STDIN_MAX (16u << 20) /* a message body, not a file transfer */
@@ -321,6 +322,8 @@ int main(int argc, char **argv)
     int *is_room = NULL, first = 0, nto = 0, i, rc;
     size_t len;
 
+    if (xu_stdfds_init() != 0)
+        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
     if (rc == 0)
         rc = check_options(&so, &err);

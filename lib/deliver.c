@@ -1113,7 +1113,7 @@ static int run(struct engine *e, struct xu_error *err)
 int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
 {
     struct engine *e = calloc(1, sizeof *e);
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     size_t len;
     char *body;
     int rc = 0, handlers = 0;
@@ -1156,6 +1156,9 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
         sa.sa_handler = on_stop;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
+        /* a hangup (the ssh session of `tail -F | xmpp-send -l` dropped)
+         * is a request to stop like SIGTERM: what was read is delivered */
+        sigaction(SIGHUP, &sa, &old_hup);
         handlers = 1;
     }
     if (rc == 0)
@@ -1163,6 +1166,7 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGHUP, &old_hup, NULL);
     }
 
     drop_pings(e, e->npings, 0);

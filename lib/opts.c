@@ -77,11 +77,23 @@ int xu_parse_duration(const char *s, double min, double max, double *out)
     char *end;
     double v;
 
-    if (!s || !(isdigit((unsigned char)*s) || *s == '.'))
+    size_t n, digits;
+
+    /* decimal only: strtod() alone would take 0x10 (16), 1e3, inf or nan */
+    if (!s)
+        return -1;
+    n = strspn(s, "0123456789");
+    digits = n;
+    if (s[n] == '.') {
+        n++;
+        digits += strspn(s + n, "0123456789");
+        n += strspn(s + n, "0123456789");
+    }
+    if (digits == 0 || isdigit((unsigned char)s[n]))
         return -1;
     errno = 0;
     v = strtod(s, &end);
-    if (errno || !isfinite(v))
+    if (errno || !isfinite(v) || end != s + n)
         return -1;
     if (strcmp(end, "ms") == 0)
         v /= 1000;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stdfds.h"
+
 /* Does the start tag at tag[0..len) have the attribute name (" name=\"")?
  * Only outside values: a value may end in " name=" before its quote. */
 static int tag_has_attr(const char *tag, size_t len, const char *pat)
@@ -99,6 +101,9 @@ int xu_write_line(FILE *fp, const char *line, int *closed, struct xu_error *err)
                 *closed = 1;
             return xu_error_set(err, XU_EX_IOERR, "standard output was closed");
         }
+        if (errno == EBADF && fp == stdout && xu_stdfd_was_closed(1))
+            return xu_error_set(err, XU_EX_IOERR, "cannot write the output: standard output is "
+                                "closed");
         return xu_error_set(err, XU_EX_IOERR, "cannot write to standard output: %s",
                             strerror(errno));
     }

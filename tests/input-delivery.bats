@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# Input and delivery defects of issue 11 (part A): closed standard
+# descriptors, truncated or malformed stanzas, text between stanzas, stanzas
+# the server rejects, long bodies, signals, numbers, JIDs, the --xml relay's
+# fidelity. What arrived is checked on the other side (receiver.py), what was
+# sent in the --trace transcript or Prosody's log.
+
+load helpers/common
+load helpers/send-stream
+
+xbind() {
+	xu_run_tool xmpp-bind "$@"
+}
+
+# run_closed REDIR TOOL ARGS...: run TOOL with one standard descriptor closed
+# (REDIR: '<&-', '>&-' or '2>&-'); the others to files. Sets status, output,
+# stderr. (xu_run_tool cannot: it redirects all three.)
+run_closed() {
+	local redir=$1 tool=$2 out=$BATS_TEST_TMPDIR/c.out err=$BATS_TEST_TMPDIR/c.err
+	shift 2
+	set +e
+	case $redir in
+	'<&-') setsid -w timeout -k 5 60 "$XU_BIN/$tool" "$@" <&- >"$out" 2>"$err" ;;
+	'>&-') setsid -w timeout -k 5 60 "$XU_BIN/$tool" "$@" </dev/null >&- 2>"$err" ;;
+	'2>&-') setsid -w timeout -k 5 60 "$XU_BIN/$tool" "$@" </dev/null >"$out" 2>&- ;;
+	esac
+	status=$?
+	set -e
+	output=$(cat "$out" 2>/dev/null || true)
+	stderr=$(cat "$err" 2>/dev/null || true)
+	printf '# %s %s %s -> %s\n# stdout: %s\n# stderr: %s\n' "$redir" "$tool" "$*" "$status" "$output" "$stderr"
+}
+
+# ---- item 3: closed standard descriptors
+
+@test "closed stdout: xmpp-bind exits 74 and says so; the bound JID never goes onto the connection" {
+	prosody_log_mark
+	run_closed '>&-' xmpp-bind --trace "$BATS_TEST_TMPDIR/trace"
+	assert_status 74
+	assert_stderr_matches 'standard output is closed'
+	# the stream ended cleanly: nothing unparseable reached the server
+	[ "$(log_count 'not-well-formed|XML parse error')" = 0 ] || fail "garbage reached the server"
+}
+
+@test "closed stdin: xmpp-bind --stdio reads it as empty input and closes cleanly" {
+	run_closed '<&-' xmpp-bind --stdio --trace "$BATS_TEST_TMPDIR/trace"
+	assert_status 0
+	grep -q '^C: </stream:stream>' "$BATS_TEST_TMPDIR/trace" || fail "the stream was not closed by us"
+}
+
+@test "closed stderr: xmpp-send -v still delivers; its diagnostics never reach the server" {
+	local tag
+	tag=$(send_tag)
+	start_receiver r bob --count 1
+	prosody_log_mark
+	run_closed '2>&-' xmpp-send -v -m "$tag" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver r
+	assert_recv r "[.[].body] == [\"$tag\"]"
+	[ "$(log_count 'not-well-formed|XML parse error')" = 0 ] || fail "garbage reached the server"
+}
+
+# ---- item 12: SIGHUP
+
+@test "lines: SIGHUP delivers what was read, closes, exits 129" {
+	local tag
+	tag=$(send_tag)
+	start_receiver r bob --count 1
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	xsend_bg "$BATS_TEST_TMPDIR/fifo" -l --batch 1h --trace "$BATS_TEST_TMPDIR/trace" "bob@$XU_DOMAIN"
+	exec 4>"$BATS_TEST_TMPDIR/fifo"
+	printf '%s a\n%s b\n' "$tag" "$tag" >&4
+	wait_file_match "$BATS_TEST_TMPDIR/trace" 'connecting to' 10 || fail "it never started connecting"
+	kill -HUP "$SEND_PID"
+	wait_bg 129
+	exec 4>&-
+	wait_receiver r
+	assert_recv r "[.[].body] == [\"$tag a\n$tag b\"]"
+}
+
+# ---- item 18: numbers
+
+@test "numbers are decimal only; -4 with -6 is a usage error" {
+	local v
+	for v in 0x10 1e1 inf nan 10x ' 5' +5; do
+		xsend --timeout "$v" -m hi "bob@$XU_DOMAIN"
+		assert_status 64
+		assert_stderr_matches "not '"
+	done
+	xsend --max-size 0x100 -m hi "bob@$XU_DOMAIN"
+	assert_status 64
+	xu_run_tool xmpp-probe -4 -6 --no-login "$XU_DOMAIN"
+	assert_status 64
+	assert_stderr_matches 'exclude each other'
+	xu_run_tool xmpp-probe --ipv6 -4 --no-login "$XU_DOMAIN"
+	assert_status 64
+	# and a decimal one with a fraction and a unit is still fine
+	xsend --timeout 2.5s -m hi "bob@$XU_DOMAIN"
+	assert_status 0
+}
