@@ -98,3 +98,92 @@ run_closed() {
 	xsend --timeout 2.5s -m hi "bob@$XU_DOMAIN"
 	assert_status 0
 }
+
+# ---- item 4: a truncated or malformed stanza is never sent
+
+@test "stdio: an iq cut off by the end of input is not sent (the roster is unchanged), exit 65" {
+	local tag
+	tag=$(send_tag)
+	printf '<iq type="set"><query xmlns="jabber:iq:roster"><item jid="m-%s@%s" name="T"/></query>' \
+		"$tag" "$XU_DOMAIN" >"$BATS_TEST_TMPDIR/in"
+	xbind -a erin --stdio --trace "$BATS_TEST_TMPDIR/trace" <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'input ended inside the <iq> stanza that starts at line 1'
+	! grep -q "m-$tag" "$BATS_TEST_TMPDIR/trace" || fail "the truncated iq went out"
+	xbind -a erin --query '<iq type="get"><query xmlns="jabber:iq:roster"/></iq>'
+	assert_status 0
+	! grep -q "m-$tag" <<<"$output" || fail "the truncated iq changed the roster"
+}
+
+@test "xml: a bare & is reported with its line and column; nothing of that stanza is sent" {
+	printf '<message to="bob@%s"><body>ok</body></message>\n<message to="bob@%s"><body>Tom & Jerry</body></message>\n' \
+		"$XU_DOMAIN" "$XU_DOMAIN" >"$BATS_TEST_TMPDIR/in"
+	xsend --xml --trace "$BATS_TEST_TMPDIR/trace" <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	# the & is at column 30 + the length of the domain
+	assert_stderr_matches "line 2, column $((30 + ${#XU_DOMAIN})): a bare '&'"
+	[ "$(grep -c '^C: <message' "$BATS_TEST_TMPDIR/trace")" = 1 ] || fail "the broken stanza was sent"
+	! grep -q 'Tom' "$BATS_TEST_TMPDIR/trace" || fail "part of the broken stanza was sent"
+}
+
+# ---- item 7: text between stanzas
+
+@test "xml, stdio: text between stanzas is exit 65 with line and column, never dropped" {
+	echo hello >"$BATS_TEST_TMPDIR/in"
+	xsend --xml --strict <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'line 1, column 1: text outside a stanza.*nothing was sent'
+	printf '<message to="bob@%s"><body>a</body></message>\n  stray &amp; text\n<message to="bob@%s"><body>b</body></message>\n' \
+		"$XU_DOMAIN" "$XU_DOMAIN" >"$BATS_TEST_TMPDIR/in"
+	xsend --xml --trace "$BATS_TEST_TMPDIR/trace" <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'line 2, column 3: text outside a stanza'
+	[ "$(grep -c '^C: <message' "$BATS_TEST_TMPDIR/trace")" = 1 ] || fail "a stanza after the text was sent"
+	printf '<presence/>\nhello\n' >"$BATS_TEST_TMPDIR/in"
+	xbind --stdio <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'line 2, column 1: text outside a stanza'
+}
+
+# ---- item 15: the suite's words, not libxml2's
+
+@test "xml: an XML declaration at the start is accepted; DOCTYPE, deep nesting, Latin-1 are said plainly" {
+	local tag deep
+	tag=$(send_tag)
+	start_receiver r bob --count 1
+	printf '<?xml version="1.0" encoding="UTF-8"?>\n<message to="bob@%s">\n  <body>%s</body>\n</message>\n' \
+		"$XU_DOMAIN" "$tag" >"$BATS_TEST_TMPDIR/in"
+		xsend --xml <"$BATS_TEST_TMPDIR/in"
+	assert_status 0
+	wait_receiver r
+	assert_recv r "[.[].body] == [\"$tag\"]"
+
+	printf '<!DOCTYPE message>\n<message to="bob@%s"/>\n' "$XU_DOMAIN" >"$BATS_TEST_TMPDIR/in"
+	xsend --xml <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'line 1, column 1: a DOCTYPE'
+	! grep -Eqi 'internal error|element content' <<<"$stderr" || fail "libxml2's words"
+
+	deep=$(printf '<b>%.0s' $(seq 300))
+	printf '<message to="bob@%s">%s\n' "$XU_DOMAIN" "$deep" >"$BATS_TEST_TMPDIR/in"
+	xsend --xml <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'nested more than 256 deep'
+	! grep -q 'XML_PARSE_HUGE' <<<"$stderr" || fail "libxml2's words"
+
+	printf '<message to="bob@%s"><body>caf\351</body></message>\n' "$XU_DOMAIN" >"$BATS_TEST_TMPDIR/in"
+	xsend --xml <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'line 1, column [0-9]+: the input is not UTF-8'
+	! grep -q 'indicate encoding' <<<"$stderr" || fail "libxml2's words"
+
+	printf '<?xml version="1.0" encoding="ISO-8859-1"?>\n<message/>\n' >"$BATS_TEST_TMPDIR/in"
+	xsend --xml <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'only UTF-8'
+
+	printf '<message/>\n<?xml version="1.0"?>\n' >"$BATS_TEST_TMPDIR/in"
+	xsend --xml --strict <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'line 2, column 1: an XML declaration .* only at the very start'
+}
