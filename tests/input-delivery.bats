@@ -187,3 +187,28 @@ run_closed() {
 	assert_status 65
 	assert_stderr_matches 'line 2, column 1: an XML declaration .* only at the very start'
 }
+
+# ---- item 16: the --xml relay is faithful
+
+# What Prosody stored for an offline user's messages (its internal storage
+# writes the parsed strings as Lua literals, so a CR shows as \r or \13).
+offline_store() {
+	cat "$XU_TMP"/data/*/offline/"$1".list 2>/dev/null || true
+}
+
+@test "xml: LF, CR and TAB in attribute values and CR in text reach the server as sent; one stanza per C: line" {
+	local tag stored
+	tag=$(send_tag)
+	# erin stays offline: the server stores the message as it parsed it
+	printf '<message to="erin@%s" id="%s&#10;a&#9;b&#13;c" type="chat">\n<body>%s&#13;x&#10;y&#9;z</body>\n</message>\n' \
+		"$XU_DOMAIN" "$tag" "$tag" >"$BATS_TEST_TMPDIR/in"
+	xsend --xml --trace "$BATS_TEST_TMPDIR/trace" <"$BATS_TEST_TMPDIR/in"
+	assert_status 0
+	grep -q "^C: <message .*id=\"$tag&#10;a&#9;b&#13;c\".*</message>\$" "$BATS_TEST_TMPDIR/trace" ||
+		fail "the trace does not show the stanza on one C: line, escaped"
+	stored=$(offline_store erin | grep -F "$tag" | sed 's/^/# stored: /')
+	printf '%s\n' "$stored"
+	# the id kept its LF, TAB and CR; the body its CR (not turned into LF)
+	grep -Fq "\"$tag\\na\\tb\\rc\"" <<<"$stored" || fail "the id's LF, TAB or CR did not reach the server"
+	grep -Fq "\"$tag\\rx\\ny\\tz\"" <<<"$stored" || fail "the body's CR did not reach the server"
+}
