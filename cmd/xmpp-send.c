@@ -228,16 +228,11 @@ static int parse_recipients(const struct send_opts *so, char **argv, int n, char
                                     "invalid room '%s': give room@service or xmpp:room@service?join", a);
             continue;
         }
-        if (q)
+        if (q && strncmp(a, "xmpp:", 5) == 0)
             return xu_error_set(err, XU_EX_USAGE,
                                 "invalid recipient '%s': of the xmpp: URI actions only ?join is understood", a);
-        if (strncmp(a, "xmpp:", 5) == 0)
-            a += 5;
-        if (xu_jid_check(a, 0, why, sizeof why) < 0)
+        if (xu_jid_from_arg(a, 0, &rcpt[i], NULL, why, sizeof why) < 0)
             return xu_error_set(err, XU_EX_USAGE, "invalid recipient '%s': %s", argv[i], why);
-        rcpt[i] = strdup(a);
-        if (!rcpt[i])
-            return xu_error_set(err, XU_EX_OSERR, "out of memory");
     }
     return 0;
 }

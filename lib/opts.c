@@ -195,7 +195,16 @@ static int apply_common(struct xu_opts *o, int id, const char *arg, const char *
     int rc = 0;
 
     switch (id) {
-    case O_JID: rc = set_str(&o->jid, arg); break;
+    case O_JID: {
+        char why[128], *prepped;
+
+        /* one spelling of a JID everywhere (jid.h) */
+        if (xu_jid_prep(arg, 0, &prepped, why, sizeof why) < 0)
+            return xu_error_set(err, code, "%s: invalid JID '%s': %s", where, arg, why);
+        free(o->jid);
+        o->jid = prepped;
+        break;
+    }
     case O_HOST: rc = set_str(&o->host, arg); break;
     case O_PORT:
         if (xu_parse_uint(arg, 1, 65535, &n) < 0)

@@ -212,3 +212,137 @@ offline_store() {
 	grep -Fq "\"$tag\\na\\tb\\rc\"" <<<"$stored" || fail "the id's LF, TAB or CR did not reach the server"
 	grep -Fq "\"$tag\\rx\\ny\\tz\"" <<<"$stored" || fail "the body's CR did not reach the server"
 }
+
+# ---- item 5: a stanza the server refuses does not block the rest
+
+@test "xml: stanzas that make the server end the stream are reported and dropped; the rest arrive; exit 65" {
+	local tag big
+	tag=$(send_tag)
+	start_receiver r bob --count 3 --timeout 40
+	big=$(head -c 300000 /dev/zero | tr '\0' 'x')
+	{
+		printf '<message to="bob@%s"><body>%s 1</body></message>\n' "$XU_DOMAIN" "$tag"
+		printf '<message to="bob@%s"><body>%s</body></message>\n' "$XU_DOMAIN" "$big"
+		printf '<message to="bob@%s"><body>%s 3</body></message>\n' "$XU_DOMAIN" "$tag"
+		printf '<message xmlns="jabber:server" to="bob@%s"><body>%s 4</body></message>\n' "$XU_DOMAIN" "$tag"
+		printf '<message to="bob@%s"><body>%s 5</body></message>\n' "$XU_DOMAIN" "$tag"
+	} >"$BATS_TEST_TMPDIR/in"
+	prosody_log_mark
+	xsend --xml <"$BATS_TEST_TMPDIR/in"
+	assert_status 65
+	assert_stderr_matches 'stanza 2 \(line 2\) was refused \(.*policy-violation'
+	assert_stderr_matches 'stanza 4 \(line 4\) was refused \(.*unsupported-stanza-type'
+	assert_stderr_matches '2 stanzas refused by the server and not delivered .*the others were delivered'
+	wait_receiver r
+	[ "$(tagged_numbers r "$tag" | sort -un | tr '\n' ' ')" = "1 3 5 " ] || fail "not exactly 1, 3 and 5 arrived"
+	# the big one ended the stream twice (in the first burst, then alone: that
+	# is how it was found), the other once (sent alone by then); never again
+	[ "$(log_count 'Disconnecting client.*XML stanza is too big')" = 2 ] || fail "the big stanza was sent again"
+	[ "$(log_count 'Disconnecting client.*unsupported-stanza-type')" = 1 ] || fail "the jabber:server stanza was sent again"
+}
+
+# ---- item 6: a long body with default options
+
+@test "a 5 MB body with default options is delivered whole (its parts are not paced as messages)" {
+	local n
+	/usr/bin/python3 -c 'import sys
+for i in range(100000): sys.stdout.write("line %06d of a long body, 50 bytes each......\n" % i)' \
+		>"$BATS_TEST_TMPDIR/body"
+	# the parts: 32768 bytes each (ASCII), the final newline is not sent
+	n=$(( ($(stat -c %s "$BATS_TEST_TMPDIR/body") - 1 + 32767) / 32768 ))
+	start_receiver r bob --count "$n" --timeout 60
+	xsend "bob@$XU_DOMAIN" <"$BATS_TEST_TMPDIR/body"
+	assert_status 0
+	wait_receiver r
+	recv_jq r 'map(.body) | join("")' >"$BATS_TEST_TMPDIR/got"
+	head -c -1 "$BATS_TEST_TMPDIR/body" | cmp - <(head -c -1 "$BATS_TEST_TMPDIR/got") ||
+		fail "the parts joined are not the body"
+}
+
+@test "a long body that cannot be acknowledged in time: the error counts the parts not acknowledged" {
+	# --rate does not pace the parts, but 16-byte parts under a short
+	# deadline cannot all be acknowledged
+	head -c 400000 /dev/zero | tr '\0' 'y' >"$BATS_TEST_TMPDIR/body"
+	xsend --max-size 16 --timeout 0.5 "dave@$XU_DOMAIN" <"$BATS_TEST_TMPDIR/body"
+	assert_status 75
+	assert_stderr_matches "[0-9]+ of the message's 25000 parts not acknowledged by the server"
+}
+
+# ---- item 11: resource conflicts
+
+@test "resource conflict: the replaced xmpp-send does not reconnect (exit 75, says why); no reconnect storm" {
+	local tag res
+	tag=$(send_tag)
+	res="same-$tag"
+	prosody_log_mark
+	mkfifo "$BATS_TEST_TMPDIR/fa" "$BATS_TEST_TMPDIR/fb"
+	"$XU_BIN/xmpp-send" -l -r "$res" --trace "$BATS_TEST_TMPDIR/ta" "bob@$XU_DOMAIN" \
+		<"$BATS_TEST_TMPDIR/fa" >/dev/null 2>"$BATS_TEST_TMPDIR/a.err" 3>&- &
+	local apid=$!
+	_xu_track "$apid"
+	exec 4>"$BATS_TEST_TMPDIR/fa"
+	wait_file_match "$BATS_TEST_TMPDIR/ta" '_xmpp_bind|bind' 15 || fail "A did not bind"
+	sleep 1
+	"$XU_BIN/xmpp-send" -l -r "$res" "bob@$XU_DOMAIN" \
+		<"$BATS_TEST_TMPDIR/fb" >/dev/null 2>"$BATS_TEST_TMPDIR/b.err" 3>&- &
+	local bpid=$!
+	_xu_track "$bpid"
+	exec 5>"$BATS_TEST_TMPDIR/fb"
+	# A is replaced and ends by itself
+	local rc=0 i
+	for i in $(seq 1 200); do
+		kill -0 "$apid" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$apid" || rc=$?
+	sed 's/^/# A: /' "$BATS_TEST_TMPDIR/a.err"
+	[ "$rc" = 75 ] || fail "A exited $rc, not 75"
+	grep -q 'not reconnecting' "$BATS_TEST_TMPDIR/a.err" || fail "A does not say why it stops"
+	# B stays and delivers
+	printf '%s b\n' "$tag" >&5
+	exec 5>&- 4>&-
+	rc=0
+	wait "$bpid" || rc=$?
+	sed 's/^/# B: /' "$BATS_TEST_TMPDIR/b.err"
+	[ "$rc" = 0 ] || fail "B exited $rc"
+	# two logins bound the resource: A, then B (no third)
+	[ "$(log_count "Resource bound: alice@$XU_DOMAIN/$res")" = 2 ] || fail "more logins than two"
+}
+
+# ---- item 17: one JID preparation
+
+@test "JIDs: LF refused, a final dot removed, xmpp: URIs percent-decoded, --from folded like -j" {
+	local tag
+	xsend -m hi "$(printf 'bob@local\nhost')"
+	assert_status 64
+	assert_stderr_matches 'control character \(U\+000A\)'
+	xu_run_tool xmpp-probe --no-login "$(printf 'a\nb')"
+	assert_status 64
+	tag=$(send_tag)
+	start_receiver r bob --count 2
+	xsend -m "$tag 1" "xmpp:b%6Fb@$XU_DOMAIN."
+	assert_status 0
+	xsend -m "$tag 2" -j "ALICE@${XU_DOMAIN^^}." "BOB@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver r
+	[ "$(tagged_numbers r "$tag" | sort -un | tr '\n' ' ')" = "1 2 " ] || fail "not both arrived"
+	xsend -m hi "xmpp:bob%@$XU_DOMAIN"
+	assert_status 64
+	assert_stderr_matches "not followed by two hex digits"
+	# --from Alice@DOMAIN. matches messages from alice@domain
+	tag=$(send_tag)
+	mkdir -p "$BATS_TEST_TMPDIR/l"
+	"$XU_BIN/xmpp-listen" -a bob --from "ALICE@${XU_DOMAIN^^}." --count 1 --timeout 20 \
+		>"$BATS_TEST_TMPDIR/l/out" 2>"$BATS_TEST_TMPDIR/l/err" </dev/null 3>&- &
+	local lpid=$!
+	_xu_track "$lpid"
+	sleep 2
+	xsend -a carol -m "$tag from carol" "bob@$XU_DOMAIN"
+	xsend -a alice -m "$tag from alice" "bob@$XU_DOMAIN"
+	local rc=0
+	wait "$lpid" || rc=$?
+	sed 's/^/# listen: /' "$BATS_TEST_TMPDIR/l/err" "$BATS_TEST_TMPDIR/l/out"
+	[ "$rc" = 0 ] || fail "xmpp-listen exited $rc"
+	grep -q "$tag from alice" "$BATS_TEST_TMPDIR/l/out" || fail "--from did not match alice"
+	! grep -q "$tag from carol" "$BATS_TEST_TMPDIR/l/out" || fail "--from matched carol"
+}
