@@ -67,6 +67,10 @@ int xu_jid_check(const char *jid, int need_node, char *why, size_t whylen)
         snprintf(why, whylen, "domain starts with a dot");
         return -1;
     }
+    if (memmem(domain, dlen, "..", 2)) {
+        snprintf(why, whylen, "empty label (two dots) in the domain");
+        return -1;
+    }
     if (slash && slash[1] == '\0') {
         snprintf(why, whylen, "empty resource after '/'");
         return -1;
@@ -118,7 +122,7 @@ static char *prep_part(const char *part, size_t len, const Stringprep_profile *p
     }
     memcpy(buf, part, len);
     buf[len] = '\0';
-    rc = stringprep(buf, max, STRINGPREP_NO_UNASSIGNED, profile);
+    rc = stringprep(buf, max, 0, profile); /* unassigned allowed, as Prosody does */
     if (rc != STRINGPREP_OK) {
         snprintf(why, whylen, "the %s is not allowed in a JID (%s)", name,
                  rc == STRINGPREP_CONTAINS_PROHIBITED ? "a character XMPP forbids there"

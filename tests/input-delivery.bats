@@ -294,6 +294,11 @@ for i in range(100000): sys.stdout.write("line %06d of a long body, 50 bytes eac
 		kill -0 "$apid" 2>/dev/null || break
 		sleep 0.1
 	done
+	if kill -0 "$apid" 2>/dev/null; then
+		kill "$apid" "$bpid"
+		sed 's/^/# A: /' "$BATS_TEST_TMPDIR/a.err"
+		fail "A is still running 20 s after it was replaced (reconnecting?)"
+	fi
 	wait "$apid" || rc=$?
 	sed 's/^/# A: /' "$BATS_TEST_TMPDIR/a.err"
 	[ "$rc" = 75 ] || fail "A exited $rc, not 75"
