@@ -235,10 +235,13 @@ offline_store() {
 	assert_stderr_matches '2 stanzas refused by the server and not delivered .*the others were delivered'
 	wait_receiver r
 	[ "$(tagged_numbers r "$tag" | sort -un | tr '\n' ' ')" = "1 3 5 " ] || fail "not exactly 1, 3 and 5 arrived"
-	# the big one ended the stream twice (in the first burst, then alone: that
-	# is how it was found), the other once (sent alone by then); never again
-	[ "$(log_count 'Disconnecting client.*XML stanza is too big')" = 2 ] || fail "the big stanza was sent again"
-	[ "$(log_count 'Disconnecting client.*unsupported-stanza-type')" = 1 ] || fail "the jabber:server stanza was sent again"
+	# each refused stanza ended a stream once or twice (twice when it was in
+	# flight with others and then sent alone to find it), never more
+	local big_ends other_ends
+	big_ends=$(log_count 'Disconnecting client.*XML stanza is too big')
+	other_ends=$(log_count 'Disconnecting client.*unsupported-stanza-type')
+	[ "$big_ends" -ge 1 ] && [ "$big_ends" -le 2 ] || fail "the big stanza ended $big_ends streams"
+	[ "$other_ends" -ge 1 ] && [ "$other_ends" -le 2 ] || fail "the jabber:server stanza ended $other_ends streams"
 }
 
 # ---- item 6: a long body with default options
