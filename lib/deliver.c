@@ -103,6 +103,11 @@ struct engine {
      * takes) is found and dropped, never sent again: */
     int isolating;               /* send one at a time, each acknowledged ... */
     struct xu_pos isolate_until; /* ... until everything before this is */
+    /* A server that closes the connection at once on a too big stanza may
+     * reset it before its stream error is read: then only the place tells,
+     * connections lost again and again with nothing acknowledged. */
+    struct xu_pos lost_at;       /* acknowledged position at the last such loss */
+    int losses_here;             /* consecutive losses there */
     char rejected_first[400];    /* the first refused, for the final message */
 };
 
@@ -830,6 +835,7 @@ static int connection_failed(struct engine *e, int code)
         /* not an outage: our data ended the stream. Find the stanza (the
          * one in flight, or the first of several when each is sent alone)
          * and go on at once without it. */
+        e->losses_here = 0;
         if (inflight == 1) {
             reject_culprit(e, why);
         } else if (!e->isolating) {
@@ -841,6 +847,32 @@ static int connection_failed(struct engine *e, int code)
         e->retry_at = now;
         e->outage = 0;
         return 0;
+    }
+    if (was_up && inflight > 0 && retryable(code)) {
+        /* lost with stanzas in flight, and nothing acknowledged since the
+         * last loss: twice at the same place points at a stanza there */
+        struct xu_pos acked = xu_outbox_acked(&e->ob);
+
+        if (e->losses_here > 0 && xu_pos_cmp(acked, e->lost_at) == 0) {
+            e->losses_here++;
+        } else {
+            e->losses_here = 1;
+            e->lost_at = acked;
+        }
+        if (e->losses_here >= 2 && inflight > 1 && !e->isolating) {
+            e->isolating = 1;
+            e->isolate_until = sent;
+            e->losses_here = 0;
+            xu_warn("the connection broke twice with the same %lu %s in flight: sending them "
+                    "one at a time", inflight, unit(e, inflight));
+        } else if (inflight == 1 && e->losses_here >= (e->isolating ? 2 : 3)) {
+            char because[sizeof why + 80];
+
+            snprintf(because, sizeof because, "the connection broke each time it was sent: %s",
+                     why);
+            e->losses_here = 0;
+            reject_culprit(e, because);
+        }
     }
     if (!retryable(code) || (e->c->retry >= 0 && e->failures >= e->c->retry))
         return give_up(e, code, why, NULL);
