@@ -307,8 +307,11 @@ int main(int argc, char **argv)
         "only once the server has acknowledged all of them.",
         send_options, apply, &so,
         "  (65 also: a malformed or non-stanza element in --xml input, after what came before it\n"
-        "   was delivered; 69 also: a message bounced; 75 also: lines not acknowledged within\n"
-        "   --timeout after the end of the input, or no delivery receipt with --receipt)\n",
+        "   was delivered; a stanza the server refused by ending the stream, the rest delivered;\n"
+        "   69 also: a message bounced; 75 also: lines not acknowledged within --timeout after\n"
+        "   the end of the input, no delivery receipt with --receipt, or the session replaced\n"
+        "   by another login with the same resource (not reconnected); 128+n: stopped by\n"
+        "   SIGINT, SIGTERM or SIGHUP after delivering what was read)\n",
     };
     struct xu_deliver_cfg cfg;
     struct xu_error err = {0, ""};
