@@ -17,6 +17,7 @@
 #include "session.h"
 #include "stanza_in.h"
 #include "stanza_out.h"
+#include "stdfds.h"
 
 #define IQ_MAX (1u << 20)     /* the largest --iq request read from stdin */
 #define DRAIN_NO_DEADLINE 30.0 /* --timeout 0: wait this long for answers after end of input */
@@ -439,6 +440,8 @@ int main(int argc, char **argv)
     double start = xu_now(), limit;
     int first, rc;
 
+    if (xu_stdfds_init() != 0)
+        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     memset(&s, 0, sizeof s);
     rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
     if (rc == 0)

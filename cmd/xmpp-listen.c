@@ -17,10 +17,12 @@
 #include "msg.h"
 #include "muc.h"
 #include "opts.h"
+#include "reconnect.h"
 #include "responder.h"
 #include "secret.h"
 #include "session.h"
 #include "stanza_out.h"
+#include "stdfds.h"
 
 #define BACKOFF_MAX 60.0    /* seconds between reconnect attempts, at most */
 #define STABLE_AFTER 60.0   /* a connection up this long resets the backoff */
@@ -503,7 +505,7 @@ static double next_wait(struct run *r, double listen_start)
 static int retryable(int code, const struct xu_session *s)
 {
     /* a resource conflict would only throw the other session out in turn */
-    if (strcmp(s->stream_error, "conflict") == 0)
+    if (xu_reconnect_forbidden(s))
         return 0;
     return code == XU_EX_TEMPFAIL || code == XU_EX_UNAVAILABLE || code == XU_EX_PROTOCOL ||
            code == XU_EX_NOHOST || code == XU_EX_IOERR;
@@ -595,6 +597,9 @@ static int listen_loop(struct run *r, struct xu_error *err)
         if (kerr.code)
             xu_error_replace(&r->s.err, kerr.code, "%s", kerr.msg);
         xu_error_clear(&kerr);
+        if (r->lo->reconnect && xu_reconnect_forbidden(&r->s))
+            return xu_error_set(err, rc, "%s; %s", r->s.err.msg,
+                                xu_reconnect_forbidden_why(&r->s));
         if (!r->lo->reconnect || !retryable(rc, &r->s))
             return xu_error_set(err, rc, "%s", r->s.err.msg);
         rc = reconnect(r, listen_start, err);
@@ -649,6 +654,8 @@ int main(int argc, char **argv)
     struct xu_opts o;
     int first, rc;
 
+    if (xu_stdfds_init() != 0)
+        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     memset(&lo, 0, sizeof lo);
     memset(&r, 0, sizeof r);
     lo.keepalive = 60;

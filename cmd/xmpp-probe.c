@@ -17,6 +17,7 @@
 #include "probe_tls.h"
 #include "secret.h"
 #include "session.h"
+#include "stdfds.h"
 #include "trace.h"
 
 enum {
@@ -145,8 +146,16 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
             return xu_error_set(err, code, "--mode must be c2s, s2s, component or cm, not '%s'", arg);
         po->mode = (enum probe_mode)i;
         return 0;
-    case O_IPV4: po->family = AF_INET; return 0;
-    case O_IPV6: po->family = AF_INET6; return 0;
+    case O_IPV4:
+    case O_IPV6:
+        /* both at once is a contradiction; the command line overrides
+         * the config file */
+        i = id == O_IPV4 ? AF_INET : AF_INET6;
+        if (po->family_set[!from_config] && po->family_set[!from_config] != i)
+            return xu_error_set(err, code, "%s exclude each other",
+                                from_config ? "ipv4 and ipv6" : "-4 (--ipv4) and -6 (--ipv6)");
+        po->family = po->family_set[!from_config] = i;
+        return 0;
     case O_WARN_DAYS:
     case O_CRIT_DAYS:
         if (xu_parse_uint(arg, 0, 3650, &n) < 0)
@@ -203,6 +212,8 @@ int main(int argc, char **argv)
     size_t n = 0, i;
     int first = 0, rc, out, nagios = 0, component;
 
+    if (xu_stdfds_init() != 0)
+        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     for (i = 1; i < (size_t)argc && strcmp(argv[i], "--") != 0; i++)
         nagios |= strcmp(argv[i], "--nagios") == 0;
     signal(SIGPIPE, SIG_IGN);

@@ -13,6 +13,7 @@
 #include "muc.h"
 #include "opts.h"
 #include "secret.h"
+#include "stdfds.h"
 #include "text.h"
 #include "upload.h"
 
@@ -300,16 +301,11 @@ static int parse_recipients(const struct send_opts *so, char **argv, int n, char
                                     "invalid room '%s': give room@service or xmpp:room@service?join", a);
             continue;
         }
-        if (q)
+        if (q && strncmp(a, "xmpp:", 5) == 0)
             return xu_error_set(err, XU_EX_USAGE,
                                 "invalid recipient '%s': of the xmpp: URI actions only ?join is understood", a);
-        if (strncmp(a, "xmpp:", 5) == 0)
-            a += 5;
-        if (xu_jid_check(a, 0, why, sizeof why) < 0)
+        if (xu_jid_from_arg(a, 0, &rcpt[i], NULL, why, sizeof why) < 0)
             return xu_error_set(err, XU_EX_USAGE, "invalid recipient '%s': %s", argv[i], why);
-        rcpt[i] = strdup(a);
-        if (!rcpt[i])
-            return xu_error_set(err, XU_EX_OSERR, "out of memory");
     }
     return 0;
 }
@@ -413,8 +409,11 @@ int main(int argc, char **argv)
         "only once the server has acknowledged all of them.",
         send_options, apply, &so,
         "  (65 also: a malformed or non-stanza element in --xml input, after what came before it\n"
-        "   was delivered; 69 also: a message bounced; 75 also: lines not acknowledged within\n"
-        "   --timeout after the end of the input, or no delivery receipt with --receipt)\n"
+        "   was delivered; a stanza the server refused by ending the stream, the rest delivered;\n"
+        "   69 also: a message bounced; 75 also: lines not acknowledged within --timeout after\n"
+        "   the end of the input, no delivery receipt with --receipt, or the session replaced\n"
+        "   by another login with the same resource (not reconnected); 128+n: stopped by\n"
+        "   SIGINT, SIGTERM or SIGHUP after delivering what was read)\n"
         "  (--file: 65 too large for the service or not acceptable, 69 no upload service,\n"
         "   74 cannot read the file, 75 quota/rate or --timeout, 76 HTTP status, 77 upload\n"
         "   refused or its server's certificate not trusted)\n",
@@ -427,6 +426,8 @@ int main(int argc, char **argv)
     struct xu_opts left;
     size_t len;
 
+    if (xu_stdfds_init() != 0)
+        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
     if (rc == 0)
         rc = check_options(&so, &err);

@@ -15,6 +15,7 @@
 #include "muc.h"
 #include "outbox.h"
 #include "outgoing.h"
+#include "reconnect.h"
 #include "session.h"
 #include "stanza_in.h"
 #include "stanza_out.h"
@@ -98,6 +99,16 @@ struct engine {
     int busy;                    /* stanzas arrived in the last turn: look again at once */
     int outage;                  /* a connection failed and none is up since */
     int stopping;
+    /* a stanza that made the server end the stream (too big, not a type it
+     * takes) is found and dropped, never sent again: */
+    int isolating;               /* send one at a time, each acknowledged ... */
+    struct xu_pos isolate_until; /* ... until everything before this is */
+    /* A server that closes the connection at once on a too big stanza may
+     * reset it before its stream error is read: then only the place tells,
+     * connections lost again and again with nothing acknowledged. */
+    struct xu_pos lost_at;       /* acknowledged position at the last such loss */
+    int losses_here;             /* consecutive losses there */
+    char rejected_first[400];    /* the first refused, for the final message */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -194,7 +205,10 @@ static int add_line(struct engine *e, const char *p, size_t n)
         return 0;
     }
     shrunk = realloc(clean, clen + 1);
-    return push(e, shrunk ? shrunk : clean, clen);
+    if (push(e, shrunk ? shrunk : clean, clen))
+        return e->s.err.code;
+    xu_outbox_set_line(&e->ob, (long)e->lines_read);
+    return 0;
 }
 
 /* Complete lines from the input buffer into the outbox; when it is full,
@@ -278,6 +292,7 @@ static int drain_xml(struct engine *e)
         xmpp_stanza_release(st);
         if (!line || push(e, line, strlen(line)))
             return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
+        xu_outbox_set_line(&e->ob, xu_reader_line(e->reader));
     }
 }
 
@@ -680,6 +695,10 @@ static int batch_waiting(struct engine *e, double now)
 /* May one more message go out now, as far as the connection goes? */
 static int can_send(struct engine *e)
 {
+    if (e->isolating && xu_pos_cmp(xu_outbox_acked(&e->ob), e->isolate_until) >= 0)
+        e->isolating = 0; /* past the stanzas that were in flight */
+    if (e->isolating && e->msgs_sent > e->msgs_acked)
+        return 0;
     return e->msgs_sent - e->msgs_acked < WINDOW &&
            xmpp_conn_send_queue_len(e->s.conn) < SENDQ_MAX;
 }
@@ -696,8 +715,12 @@ static int pump(struct engine *e, double now)
     int rc, paced;
 
     while ((unsent = xu_outbox_unsent_items(&e->ob)) > 0 && can_send(e) && !batch_waiting(e, now)) {
-        /* --rate paces messages; raw presence and iq stanzas are not paced */
+        /* --rate paces messages; raw presence and iq stanzas are not paced,
+         * nor are the further parts of a long body: they are one message,
+         * delivered whole within --timeout, not a flood of messages */
         paced = c->input != XU_INPUT_XML || strncmp(xu_outbox_peek(&e->ob), "<message", 8) == 0;
+        if (e->ob.sent.off > 0)
+            paced = 0;
         avail = xu_bucket_avail(&e->bucket, now);
         if (paced && avail < 1)
             break;
@@ -705,7 +728,7 @@ static int pump(struct engine *e, double now)
          * burst reaches the chat soon as a few messages, not an hour late
          * as thousands. */
         join = 1;
-        if (c->input == XU_INPUT_LINES && !c->one_per_line &&
+        if (c->input == XU_INPUT_LINES && !c->one_per_line && !e->isolating &&
             (c->batch > 0 || (double)unsent > avail))
             join = (size_t)-1;
         if (c->input == XU_INPUT_XML)
@@ -796,16 +819,91 @@ static int give_up(struct engine *e, int code, const char *why, const char *note
     return xu_error_replace(err, code, "%s", msg);
 }
 
+/* The server ended the stream because of the one stanza in flight: drop
+ * it (reported now and in the exit status), and go on with the rest. */
+static void reject_culprit(struct engine *e, const char *why)
+{
+    long line = xu_outbox_head_line(&e->ob);
+    char what[120], msg[sizeof e->rejected_first];
+
+    if (line > 0)
+        snprintf(what, sizeof what, "%s %llu (line %ld)",
+                 e->c->input == XU_INPUT_LINES ? "line" : e->c->input == XU_INPUT_XML ? "stanza"
+                                                                                      : "message",
+                 (unsigned long long)e->ob.head_seq, line);
+    else
+        snprintf(what, sizeof what, "the message");
+    snprintf(msg, sizeof msg, "%s was refused (%s)", what, why);
+    xu_outbox_reject_head(&e->ob);
+    prune_rwaits(e);
+    if (!e->rejected_first[0])
+        snprintf(e->rejected_first, sizeof e->rejected_first, "%s", msg);
+    xu_warn("%s; it is not sent again%s", msg, xu_outbox_empty(&e->ob) ? "" : ": going on with the rest");
+    xu_trace_info(e->trace, "%s; not sent again", msg);
+}
+
 /* The connection failed or broke: 0 to try again later, else the final code. */
 static int connection_failed(struct engine *e, int code)
 {
-    char why[sizeof e->s.err.msg], of[32] = "";
+    char why[sizeof e->s.err.msg], of[32] = "", msg[sizeof e->s.err.msg];
     double delay, now = xu_now();
-    int was_up = e->state == UP;
+    int was_up = e->state == UP, forbidden, from_stanza;
+    unsigned long inflight = e->msgs_sent - e->msgs_acked;
+    struct xu_pos sent = e->ob.sent;
 
     snprintf(why, sizeof why, "%s", e->s.err.msg[0] ? e->s.err.msg : xu_exit_name(code));
+    forbidden = xu_reconnect_forbidden(&e->s);
+    snprintf(msg, sizeof msg, "%s; %s", why, xu_reconnect_forbidden_why(&e->s));
+    from_stanza = was_up && inflight > 0 && xu_stream_error_from_stanza(e->s.stream_error);
     drop_session(e);
     e->outage = 1;
+    if (forbidden) {
+        e->failures = 0;
+        return give_up(e, XU_EX_TEMPFAIL, msg, NULL);
+    }
+    if (from_stanza) {
+        /* not an outage: our data ended the stream. Find the stanza (the
+         * one in flight, or the first of several when each is sent alone)
+         * and go on at once without it. */
+        e->losses_here = 0;
+        if (inflight == 1) {
+            reject_culprit(e, why);
+        } else if (!e->isolating) {
+            e->isolating = 1;
+            e->isolate_until = sent;
+            xu_warn("%s, because of one of the %lu %s in flight: sending them again one at a "
+                    "time to find it", why, inflight, unit(e, inflight));
+        }
+        e->retry_at = now;
+        e->outage = 0;
+        return 0;
+    }
+    if (was_up && inflight > 0 && retryable(code)) {
+        /* lost with stanzas in flight, and nothing acknowledged since the
+         * last loss: twice at the same place points at a stanza there */
+        struct xu_pos acked = xu_outbox_acked(&e->ob);
+
+        if (e->losses_here > 0 && xu_pos_cmp(acked, e->lost_at) == 0) {
+            e->losses_here++;
+        } else {
+            e->losses_here = 1;
+            e->lost_at = acked;
+        }
+        if (e->losses_here >= 2 && inflight > 1 && !e->isolating) {
+            e->isolating = 1;
+            e->isolate_until = sent;
+            e->losses_here = 0;
+            xu_warn("the connection broke twice with the same %lu %s in flight: sending them "
+                    "one at a time", inflight, unit(e, inflight));
+        } else if (inflight == 1 && e->losses_here >= (e->isolating ? 2 : 3)) {
+            char because[sizeof why + 80];
+
+            snprintf(because, sizeof because, "the connection broke each time it was sent: %s",
+                     why);
+            e->losses_here = 0;
+            reject_culprit(e, because);
+        }
+    }
     if (!retryable(code) || (e->c->retry >= 0 && e->failures >= e->c->retry))
         return give_up(e, code, why, NULL);
     e->failures++;
@@ -942,6 +1040,14 @@ static int finish(struct engine *e, struct xu_error *err)
                                 "(buffer full: --buffer %zu)",
                                 e->ob.dropped, unit(e, e->ob.dropped), c->buffer);
     }
+    if (e->ob.rejected) {
+        if (code)
+            xu_warn("%s", err->msg);
+        code = xu_error_replace(err, XU_EX_DATAERR, "%lu %s refused by the server and not "
+                                "delivered (first: %s)%s", e->ob.rejected,
+                                unit(e, e->ob.rejected), e->rejected_first,
+                                e->ob.delivered ? "; the others were delivered" : "");
+    }
     if (e->xml_failed) {
         if (code)
             xu_warn("%s", err->msg);
@@ -965,17 +1071,29 @@ static int timed_out(struct engine *e, struct xu_error *err)
     int k, count;
 
     if (left > 0) {
+        char parts[160] = "";
+        size_t total, unacked = xu_outbox_head_parts(&e->ob, e->c->max_size, &total);
+
+        /* a long body went out in parts: how many the server has not
+         * acknowledged (those it has are on their way to the recipient) */
+        if (!streaming(e) && total > 1)
+            snprintf(parts, sizeof parts, "; %zu of the message's %zu parts not acknowledged "
+                     "by the server", unacked, total);
         if (!streaming(e) && e->s.err.code)
-            return xu_error_set(err, e->s.err.code, "%s", e->s.err.msg);
+            return xu_error_set(err, e->s.err.code, "%s%s", e->s.err.msg, parts);
         if (!streaming(e) && e->last_err[0])
-            return xu_error_set(err, XU_EX_TEMPFAIL, "%s (no time left to try again)",
-                                e->last_err);
+            return xu_error_set(err, XU_EX_TEMPFAIL, "%s (no time left to try again)%s",
+                                e->last_err, parts);
         /* still connecting: say where it got stuck (a stalled TLS handshake,
          * a server that trickles), as a session's own timeout does */
         if (!streaming(e) && e->state == CONNECTING)
-            return xu_error_set(err, XU_EX_TEMPFAIL, "timed out after %g s during %s with %s",
+            return xu_error_set(err, XU_EX_TEMPFAIL, "timed out after %g s during %s with %s%s",
                                 e->c->opts->timeout, xu_phase_name(e->s.phase),
-                                e->s.connect_target);
+                                e->s.connect_target, parts);
+        if (!streaming(e))
+            return xu_error_set(err, XU_EX_TEMPFAIL, "timed out after %g s%s%s",
+                                e->c->opts->timeout, parts[0] ? "" : ": the message was not "
+                                "acknowledged by the server", parts);
         return xu_error_set(err, XU_EX_TEMPFAIL,
                             "timed out after %g s at the end of the input: %zu %s not "
                             "acknowledged by the server%s%s",
@@ -1143,7 +1261,7 @@ static int run(struct engine *e, struct xu_error *err)
 int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
 {
     struct engine *e = calloc(1, sizeof *e);
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     size_t len;
     char *body;
     int rc = 0, handlers = 0, i;
@@ -1190,6 +1308,9 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
         sa.sa_handler = on_stop;
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
+        /* a hangup (the ssh session of `tail -F | xmpp-send -l` dropped)
+         * is a request to stop like SIGTERM: what was read is delivered */
+        sigaction(SIGHUP, &sa, &old_hup);
         handlers = 1;
     }
     if (rc == 0)
@@ -1197,6 +1318,7 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
     if (handlers) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
+        sigaction(SIGHUP, &old_hup, NULL);
     }
 
     drop_pings(e, e->npings, 0);

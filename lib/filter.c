@@ -141,11 +141,15 @@ int xu_filter_add_type(struct xu_filter *f, const char *list, struct xu_error *e
 
 int xu_filter_add_from(struct xu_filter *f, const char *jid, struct xu_error *err)
 {
-    char why[128];
+    char why[128], *prepped;
+    int rc;
 
-    if (xu_jid_check(jid, 0, why, sizeof why) < 0)
+    /* folded as -j is, so that --from Bob@Example matches bob@example */
+    if (xu_jid_from_arg(jid, 0, &prepped, NULL, why, sizeof why) < 0)
         return xu_error_set(err, XU_EX_USAGE, "invalid --from JID '%s': %s", jid, why);
-    if (strlist_add(&f->froms, jid, strlen(jid)) < 0)
+    rc = strlist_add(&f->froms, prepped, strlen(prepped));
+    free(prepped);
+    if (rc < 0)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     return 0;
 }

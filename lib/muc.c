@@ -279,23 +279,18 @@ void xu_muc_room_free(struct xu_muc_room *r)
 
 int xu_muc_parse_room(const char *arg, char **room)
 {
-    const char *start = arg, *q;
-    char why[128];
-    size_t n;
+    char why[128], *query = NULL;
 
-    if (strncmp(arg, "xmpp:", 5) == 0)
-        start = arg + 5;
-    q = strchr(start, '?');
-    n = q ? (size_t)(q - start) : strlen(start);
-    if (q && strcmp(q, "?join") != 0)
+    /* room@service or xmpp:room@service?join, prepared like every JID */
+    *room = NULL;
+    if (xu_jid_from_arg(arg, 1, room, &query, why, sizeof why) < 0)
         return -1;
-    *room = strndup(start, n);
-    if (!*room)
-        return -1;
-    if (xu_jid_check(*room, 1, why, sizeof why) < 0 || strchr(*room, '/')) {
+    if ((query && strcmp(query, "join") != 0) || strchr(*room, '/')) {
+        free(query);
         free(*room);
         *room = NULL;
         return -1;
     }
+    free(query);
     return 0;
 }

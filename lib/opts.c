@@ -77,11 +77,23 @@ int xu_parse_duration(const char *s, double min, double max, double *out)
     char *end;
     double v;
 
-    if (!s || !(isdigit((unsigned char)*s) || *s == '.'))
+    size_t n, digits;
+
+    /* decimal only: strtod() alone would take 0x10 (16), 1e3, inf or nan */
+    if (!s)
+        return -1;
+    n = strspn(s, "0123456789");
+    digits = n;
+    if (s[n] == '.') {
+        n++;
+        digits += strspn(s + n, "0123456789");
+        n += strspn(s + n, "0123456789");
+    }
+    if (digits == 0 || isdigit((unsigned char)s[n]))
         return -1;
     errno = 0;
     v = strtod(s, &end);
-    if (errno || !isfinite(v))
+    if (errno || !isfinite(v) || end != s + n)
         return -1;
     if (strcmp(end, "ms") == 0)
         v /= 1000;
@@ -183,7 +195,16 @@ static int apply_common(struct xu_opts *o, int id, const char *arg, const char *
     int rc = 0;
 
     switch (id) {
-    case O_JID: rc = set_str(&o->jid, arg); break;
+    case O_JID: {
+        char why[128], *prepped;
+
+        /* one spelling of a JID everywhere (jid.h) */
+        if (xu_jid_prep(arg, 0, &prepped, why, sizeof why) < 0)
+            return xu_error_set(err, code, "%s: invalid JID '%s': %s", where, arg, why);
+        free(o->jid);
+        o->jid = prepped;
+        break;
+    }
     case O_HOST: rc = set_str(&o->host, arg); break;
     case O_PORT:
         if (xu_parse_uint(arg, 1, 65535, &n) < 0)

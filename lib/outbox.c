@@ -108,6 +108,7 @@ long xu_outbox_push(struct xu_outbox *ob, char *data, size_t len, double now)
     it->data = data;
     it->len = len;
     it->arrived = now;
+    it->line = 0;
     ob->count++;
     ob->bytes += len;
     ob->pushed++;
@@ -237,6 +238,49 @@ void xu_outbox_ack(struct xu_outbox *ob, struct xu_pos upto)
     }
     if (ob->count > 0 && ob->head_seq == upto.seq && upto.off > ob->head_off)
         ob->head_off = upto.off;
+    if (xu_pos_cmp(ob->sent, xu_outbox_acked(ob)) < 0)
+        ob->sent = xu_outbox_acked(ob);
+}
+
+void xu_outbox_set_line(struct xu_outbox *ob, long line)
+{
+    if (ob->count > 0)
+        ob->ring[(ob->head + ob->count - 1) % ob->cap].line = line;
+}
+
+long xu_outbox_head_line(const struct xu_outbox *ob)
+{
+    return ob->count > 0 ? ob->ring[ob->head].line : 0;
+}
+
+static size_t parts(const char *p, size_t len, size_t max_size)
+{
+    size_t n = 0, k;
+
+    while (len > 0) {
+        k = len > max_size ? cut_utf8(p, len, max_size) : len;
+        p += k;
+        len -= k;
+        n++;
+    }
+    return n;
+}
+
+size_t xu_outbox_head_parts(const struct xu_outbox *ob, size_t max_size, size_t *total)
+{
+    const struct xu_outbox_item *it = ob->count > 0 ? &ob->ring[ob->head] : NULL;
+
+    if (total)
+        *total = it ? parts(it->data, it->len, max_size) : 0;
+    return it ? parts(it->data + ob->head_off, it->len - ob->head_off, max_size) : 0;
+}
+
+void xu_outbox_reject_head(struct xu_outbox *ob)
+{
+    if (ob->count == 0)
+        return;
+    pop_head(ob);
+    ob->rejected++;
     if (xu_pos_cmp(ob->sent, xu_outbox_acked(ob)) < 0)
         ob->sent = xu_outbox_acked(ob);
 }

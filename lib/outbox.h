@@ -28,6 +28,7 @@ struct xu_outbox_item {
     char *data;     /* NUL-terminated, owned by the outbox */
     size_t len;
     double arrived; /* xu_now() when pushed (for --batch) */
+    long line;      /* where it started in the input (0: unknown), for messages */
 };
 
 struct xu_outbox {
@@ -41,6 +42,7 @@ struct xu_outbox {
     unsigned long pushed;       /* items ever pushed */
     unsigned long delivered;    /* items fully acknowledged */
     unsigned long dropped;      /* items dropped because the outbox was full */
+    unsigned long rejected;     /* items the server refused (xu_outbox_reject_head) */
 };
 
 /* max_items, max_bytes: the bounds (at least one item is always held). */
@@ -54,6 +56,21 @@ int xu_outbox_full(const struct xu_outbox *ob, size_t len);
  * When full, the oldest items are dropped (and counted) to make room.
  * Returns how many were dropped, or -1 when out of memory (data is freed). */
 long xu_outbox_push(struct xu_outbox *ob, char *data, size_t len, double now);
+
+/* The input line where the last pushed item started; and the first
+ * unacknowledged item's line and number (its seq), for messages. */
+void xu_outbox_set_line(struct xu_outbox *ob, long line);
+long xu_outbox_head_line(const struct xu_outbox *ob);
+
+/* The first unacknowledged item was refused by the server (it ended the
+ * stream because of it): drop it, counted as rejected, not delivered, so
+ * that it is not sent again. */
+void xu_outbox_reject_head(struct xu_outbox *ob);
+
+/* The messages of at most max_size bytes that the unacknowledged rest of
+ * the first item is sent as (as xu_outbox_take cuts it), and those of all
+ * of it. */
+size_t xu_outbox_head_parts(const struct xu_outbox *ob, size_t max_size, size_t *total);
 
 /* Nothing left that was not acknowledged. */
 int xu_outbox_empty(const struct xu_outbox *ob);

@@ -20,6 +20,7 @@ enum probe_format { PROBE_FMT_TEXT, PROBE_FMT_JSON, PROBE_FMT_XML };
 struct probe_opts {
     enum probe_format format;
     int nagios, prometheus, no_login, family;
+    int family_set[2]; /* -4/-6 by the config file, by the command line */
     enum probe_mode mode;
     struct probe_checks checks;
     /* several targets, the exporter */

@@ -24,6 +24,7 @@
 #include "jid.h"
 #include "msg.h"
 #include "secret.h"
+#include "stanza_out.h"
 #include "trace.h"
 
 /* libstrophe's socket-option and certificate-failure callbacks carry no
@@ -1055,7 +1056,7 @@ int xu_session_run(struct xu_session *s, int (*done)(void *ud), void *ud, struct
 
 void xu_session_send(struct xu_session *s, xmpp_stanza_t *stanza)
 {
-    xmpp_send(s->conn, stanza);
+    xu_send_faithful(s->conn, stanza); /* (stanza_out.h: not xmpp_send) */
 }
 
 char *xu_session_new_id(struct xu_session *s)

@@ -30,6 +30,7 @@ static struct {
     __typeof__(xmlDocGetRootElement) *DocGetRootElement;
     __typeof__(xmlUnlinkNode) *UnlinkNode;
     __typeof__(xmlFreeNode) *FreeNode;
+    __typeof__(xmlStopParser) *StopParser;
     xmlFreeFunc *Free;
 } X;
 
@@ -57,6 +58,7 @@ static int load_libxml2(void)
     SYM(DocGetRootElement);
     SYM(UnlinkNode);
     SYM(FreeNode);
+    SYM(StopParser);
     SYM(Free);
 #undef SYM
     X.lib = lib;
@@ -79,6 +81,7 @@ missing:
 #define xmlDocGetRootElement X.DocGetRootElement
 #define xmlUnlinkNode X.UnlinkNode
 #define xmlFreeNode X.FreeNode
+#define xmlStopParser X.StopParser
 #undef xmlFree
 #define xmlFree (*X.Free)
 
@@ -86,6 +89,8 @@ missing:
  * bare sequence of stanzas is one well-formed document. */
 static const char wrapper_open[] = "<xu-stream xmlns='jabber:client'>";
 static const char wrapper_close[] = "</xu-stream>";
+
+#define HEAD_MAX 1024 /* an XML declaration at the start is at most this long */
 
 struct xu_reader {
     int fd;
@@ -99,7 +104,113 @@ struct xu_reader {
      * the stanza holding it would still be popped: stop before it. */
     int ns_failed;
     xmlNodePtr keep_last; /* the last node that may still be popped, or NULL */
+    /* Stanzas whose end tag was parsed and not yet popped: only these are
+     * handed out, never one still open when the input ends or breaks. */
+    unsigned long complete;
+    int halted;           /* our own error stopped the parser: count no more */
+    char own_err[200];    /* that error, in the suite's words */
+    long mark_line, mark_col; /* where the text between stanzas began */
+    /* the start of the input, until we know whether it is a declaration */
+    char head[HEAD_MAX];
+    size_t headlen;
+    int head_done;
+    long col_shift;       /* user bytes skipped on line 1 (BOM, declaration) */
+    /* libxml2's own SAX handlers, which ours wrap */
+    endElementNsSAX2Func orig_end;
+    charactersSAXFunc orig_chars, orig_blanks;
+    cdataBlockSAXFunc orig_cdata;
 };
+
+static long user_col(const struct xu_reader *r, long line, long col)
+{
+    if (line == 1 && col > (long)(sizeof wrapper_open - 1))
+        col -= (long)(sizeof wrapper_open - 1);
+    if (line == 1)
+        col += r->col_shift;
+    return col;
+}
+
+/* Stop the parser with our own message (it is reported by the feed). */
+static void halt(struct xu_reader *r, xmlParserCtxtPtr ctxt, long line, long col, const char *what)
+{
+    if (r->halted)
+        return;
+    r->halted = 1;
+    snprintf(r->own_err, sizeof r->own_err, "line %ld, column %ld: %s", line,
+             user_col(r, line, col), what);
+    xmlStopParser(ctxt);
+}
+
+static void on_end(void *ud, const xmlChar *name, const xmlChar *prefix, const xmlChar *uri)
+{
+    xmlParserCtxtPtr ctxt = ud;
+    struct xu_reader *r = ctxt->_private;
+
+    r->orig_end(ud, name, prefix, uri);
+    if (ctxt->nodeNr == 1 && !r->halted) {
+        r->complete++; /* a stanza's end tag: it may be handed out */
+        r->mark_line = ctxt->input ? ctxt->input->line : 0;
+        r->mark_col = ctxt->input ? ctxt->input->col : 0;
+    }
+}
+
+/* Text outside a stanza: whitespace is allowed, anything else is an error
+ * (never silently dropped). */
+static void top_text(struct xu_reader *r, xmlParserCtxtPtr ctxt, const xmlChar *ch, int len,
+                     int cdata)
+{
+    long line = r->mark_line, col = r->mark_col;
+    int i;
+
+    for (i = 0; i < len; i++) {
+        if (ch[i] == '\n') {
+            line++;
+            col = 1;
+        } else if (ch[i] == ' ' || ch[i] == '\t' || ch[i] == '\r') {
+            col++;
+        } else {
+            halt(r, ctxt, line, col,
+                 cdata ? "a CDATA section outside a stanza (text belongs inside an element)"
+                       : "text outside a stanza (only whitespace may come between stanzas)");
+            return;
+        }
+    }
+    r->mark_line = line;
+    r->mark_col = col;
+}
+
+static void on_chars(void *ud, const xmlChar *ch, int len)
+{
+    xmlParserCtxtPtr ctxt = ud;
+    struct xu_reader *r = ctxt->_private;
+
+    if (ctxt->nodeNr == 1)
+        top_text(r, ctxt, ch, len, 0);
+    if (!r->halted)
+        r->orig_chars(ud, ch, len);
+}
+
+static void on_blanks(void *ud, const xmlChar *ch, int len)
+{
+    xmlParserCtxtPtr ctxt = ud;
+    struct xu_reader *r = ctxt->_private;
+
+    if (ctxt->nodeNr == 1)
+        top_text(r, ctxt, ch, len, 0);
+    if (!r->halted)
+        r->orig_blanks(ud, ch, len);
+}
+
+static void on_cdata(void *ud, const xmlChar *ch, int len)
+{
+    xmlParserCtxtPtr ctxt = ud;
+    struct xu_reader *r = ctxt->_private;
+
+    if (ctxt->nodeNr == 1)
+        top_text(r, ctxt, (const xmlChar *)"x", 1, 1);
+    if (!r->halted)
+        r->orig_cdata(ud, ch, len);
+}
 
 /* Called by libxml2 at each error, before the element in error is added to
  * the tree: remember the last complete stanza before it. */
@@ -139,6 +250,20 @@ struct xu_reader *xu_reader_new(int fd, size_t max_stanza)
     xmlCtxtUseOptions(r->parser, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     r->parser->_private = r;
     r->parser->sax->serror = on_xml_error;
+    r->orig_end = r->parser->sax->endElementNs;
+    r->orig_chars = r->parser->sax->characters;
+    r->orig_blanks = r->parser->sax->ignorableWhitespace;
+    r->orig_cdata = r->parser->sax->cdataBlock;
+    if (!r->orig_end || !r->orig_chars || !r->orig_blanks || !r->orig_cdata) {
+        xu_reader_free(r);
+        return NULL;
+    }
+    r->parser->sax->endElementNs = on_end;
+    r->parser->sax->characters = on_chars;
+    r->parser->sax->ignorableWhitespace = on_blanks;
+    r->parser->sax->cdataBlock = on_cdata;
+    r->mark_line = 1;
+    r->mark_col = (long)sizeof wrapper_open;
     return r;
 }
 
@@ -154,47 +279,241 @@ void xu_reader_free(struct xu_reader *r)
     free(r);
 }
 
+/* What libxml2 found, in the suite's words (its own are about its API:
+ * "use XML_PARSE_HUGE option", "indicate encoding !", "internal error"). */
+static void describe(const struct xu_reader *r, const xmlError *e, char *out, size_t len)
+{
+    const char *m = e && e->message ? e->message : "";
+    const char *s1 = e && e->str1 ? e->str1 : "?", *s2 = e && e->str2 ? e->str2 : "?";
+    const char *bytes;
+
+    switch (e ? e->code : -1) {
+    case XML_ERR_NAME_REQUIRED:
+        if (strstr(m, "EntityRef"))
+            snprintf(out, len, "a bare '&' (write &amp; for an ampersand)");
+        else if (strstr(m, "StartTag"))
+            snprintf(out, len, "'<' not followed by an element name (write &lt; for a "
+                     "less-than sign)");
+        else
+            snprintf(out, len, "a name was expected here");
+        return;
+    case XML_ERR_ENTITYREF_SEMICOL_MISSING:
+        snprintf(out, len, "an entity reference without its ';' (write &amp; for an ampersand)");
+        return;
+    case XML_ERR_UNDECLARED_ENTITY:
+    case XML_WAR_UNDECLARED_ENTITY:
+        snprintf(out, len, "unknown entity '&%s;' (XML has only &amp; &lt; &gt; &quot; &apos; "
+                 "and numeric references)", s1);
+        return;
+    case XML_ERR_INVALID_CHAR:
+    case XML_ERR_INVALID_ENCODING:
+        if (strstr(m, "UTF-8")) {
+            bytes = strstr(m, "Bytes: ");
+            snprintf(out, len, "the input is not UTF-8 (byte %.4s here); convert it first, e.g. "
+                     "iconv -f latin1 -t utf-8", bytes ? bytes + 7 : "?");
+        } else if (strstr(m, "CharRef")) {
+            snprintf(out, len, "a character reference to a character XML does not allow");
+        } else {
+            snprintf(out, len, "a character XML does not allow (a control character?)");
+        }
+        return;
+    case XML_ERR_TAG_NAME_MISMATCH:
+        if (strcmp(s1, "xu-stream") == 0)
+            snprintf(out, len, "an end tag </%s> with no element open", s2);
+        else
+            snprintf(out, len, "the end tag </%s> does not match the open element <%s>", s2, s1);
+        return;
+    case XML_ERR_TAG_NOT_FINISHED:
+        snprintf(out, len, "the element <%s> is not closed", s1);
+        return;
+    case XML_ERR_GT_REQUIRED:
+        snprintf(out, len, "a malformed start tag (attribute values must be quoted, contain "
+                 "no '<', and be separated by spaces)");
+        return;
+    case XML_ERR_LT_IN_ATTRIBUTE:
+        snprintf(out, len, "'<' in an attribute value (write &lt;)");
+        return;
+    case XML_ERR_ATTRIBUTE_NOT_STARTED:
+    case XML_ERR_ATTRIBUTE_WITHOUT_VALUE:
+    case XML_ERR_STRING_NOT_STARTED:
+    case XML_ERR_STRING_NOT_CLOSED:
+        snprintf(out, len, "an attribute without a quoted value");
+        return;
+    case XML_ERR_ATTRIBUTE_REDEFINED:
+        snprintf(out, len, "the attribute '%s' is given twice", s1);
+        return;
+    case XML_ERR_COMMENT_NOT_FINISHED:
+        snprintf(out, len, "a comment that is not closed with '-->'");
+        return;
+    case XML_ERR_MISPLACED_CDATA_END:
+        snprintf(out, len, "']]>' in text (write ]]&gt;)");
+        return;
+    case XML_ERR_RESERVED_XML_NAME:
+        snprintf(out, len, "an XML declaration (<?xml ...?>) is allowed only at the very start "
+                 "of the input");
+        return;
+    case XML_ERR_DOCUMENT_END:
+        snprintf(out, len, r->eof ? "input ended inside a CDATA section or comment"
+                                  : "an end tag with no element open");
+        return;
+    case XML_NS_ERR_UNDEFINED_NAMESPACE:
+        snprintf(out, len, "an undeclared namespace prefix (declare it with xmlns:PREFIX)");
+        return;
+    case XML_NS_ERR_XML_NAMESPACE:
+    case XML_NS_ERR_QNAME:
+    case XML_NS_ERR_ATTRIBUTE_REDEFINED:
+    case XML_NS_ERR_EMPTY:
+    case XML_NS_ERR_COLON:
+        snprintf(out, len, "a namespace declaration or prefixed name that is not allowed");
+        return;
+    default:
+        break;
+    }
+    if (strstr(m, "Excessive depth"))
+        snprintf(out, len, "elements nested more than 256 deep");
+    else if (strstr(m, "element content") || strstr(m, "DOCTYPE"))
+        snprintf(out, len, "a DOCTYPE or other '<!' declaration (DTDs are not accepted; only "
+                 "comments and CDATA sections start with '<!')");
+    else if (strstr(m, "xu-stream"))
+        snprintf(out, len, "%s", r->eof ? "input ended inside a stanza" : "an end tag with no "
+                 "element open");
+    else
+        snprintf(out, len, "not well-formed XML (parser error %d)", e ? e->code : 0);
+    (void)s2;
+}
+
 static int parse_error(struct xu_reader *r, struct xu_error *err)
 {
     const xmlError *e = xmlCtxtGetLastError(r->parser);
     char msg[256];
     long line = e ? e->line : 0, col = e ? e->int2 : 0;
-    size_t n;
 
     r->failed = 1;
-    snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "malformed XML");
-    n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-        msg[--n] = '\0';
-    if (line == 1 && col > (long)(sizeof wrapper_open - 1))
-        col -= (long)(sizeof wrapper_open - 1);
-    /* the synthetic root is not the user's: say it in their terms */
-    if (strstr(msg, "xu-stream"))
-        snprintf(msg, sizeof msg, "%s", r->eof ? "input ended inside a stanza"
-                                               : "unexpected end tag");
+    if (r->halted)
+        return xu_error_set(err, XU_EX_DATAERR, "malformed XML at %s", r->own_err);
+    describe(r, e, msg, sizeof msg);
+    if (e && e->code == XML_ERR_NAME_REQUIRED && e->message && strstr(e->message, "EntityRef") &&
+        col > 1)
+        col--; /* libxml2 points after the '&' */
+    if (e && e->code == XML_ERR_RESERVED_XML_NAME && col > 5)
+        col -= 5; /* and after the '<?xml' */
     return xu_error_set(err, XU_EX_DATAERR, "malformed XML at line %ld, column %ld: %s", line,
-                        col, msg);
+                        user_col(r, line, col), msg);
+}
+
+static int feed_parser(struct xu_reader *r, const char *buf, size_t len, struct xu_error *err)
+{
+    if (len && (xmlParseChunk(r->parser, buf, (int)len, 0) != 0 || r->ns_failed || r->halted))
+        return parse_error(r, err);
+    return 0;
+}
+
+/* The start of the input: a UTF-8 byte-order mark and an XML declaration
+ * (`xmllint --format` writes one) are the user's document's, not a stanza:
+ * skip them (libxml2 sees them after our wrapper and refuses). A declared
+ * encoding other than UTF-8 is refused. Returns 1 while it needs more
+ * bytes, 0 when the head is done (the rest was fed), or an error. */
+static int feed_head(struct xu_reader *r, const char *buf, size_t len, int final,
+                     struct xu_error *err)
+{
+    static const char decl[] = "<?xml";
+    size_t take = len < HEAD_MAX - r->headlen ? len : HEAD_MAX - r->headlen, off = 0, n;
+    const char *end, *enc;
+    char name[32];
+    int rc;
+
+    memcpy(r->head + r->headlen, buf, take);
+    r->headlen += take;
+    if (r->headlen >= 3 && memcmp(r->head, "\xef\xbb\xbf", 3) == 0)
+        off = 3;
+    else if (r->headlen < 3 && memcmp(r->head, "\xef\xbb\xbf", r->headlen) == 0 && !final)
+        return 1;
+    n = r->headlen - off;
+    if (n < sizeof decl && memcmp(r->head + off, decl, n) == 0 && !final && take == len)
+        return 1;
+    if (n > sizeof decl - 1 && memcmp(r->head + off, decl, sizeof decl - 1) == 0 &&
+        strchr(" \t\r\n", r->head[off + sizeof decl - 1])) {
+        end = memmem(r->head + off, n, "?>", 2);
+        if (!end && !final && take == len && r->headlen < HEAD_MAX)
+            return 1;
+        if (!end) {
+            r->failed = 1;
+            return xu_error_set(err, XU_EX_DATAERR, "malformed XML at line 1, column %zu: the "
+                                "XML declaration is not closed with '?>'", off + 1);
+        }
+        /* encoding="…" or '…' */
+        enc = memmem(r->head + off, (size_t)(end - (r->head + off)), "encoding", 8);
+        if (enc) {
+            enc += 8;
+            enc += strspn(enc, " \t\r\n=");
+            if (*enc == '"' || *enc == '\'') {
+                n = strcspn(enc + 1, *enc == '"' ? "\"?" : "'?");
+                snprintf(name, sizeof name, "%.*s", (int)(n < 31 ? n : 31), enc + 1);
+                if (strcasecmp(name, "UTF-8") != 0 && strcasecmp(name, "UTF8") != 0) {
+                    r->failed = 1;
+                    return xu_error_set(err, XU_EX_DATAERR, "malformed XML at line 1: the XML "
+                                        "declaration says encoding \"%s\": only UTF-8 input is "
+                                        "accepted (convert it first, e.g. iconv -f %s -t utf-8)",
+                                        name, name);
+                }
+            }
+        }
+        if (memchr(r->head + off, '\n', (size_t)(end - (r->head + off)))) {
+            r->failed = 1;
+            return xu_error_set(err, XU_EX_DATAERR, "malformed XML at line 1: write the XML "
+                                "declaration on one line");
+        }
+        off = (size_t)(end + 2 - r->head);
+    }
+    r->head_done = 1;
+    r->col_shift = (long)off;
+    rc = feed_parser(r, r->head + off, r->headlen - off, err);
+    if (rc == 0 && take < len)
+        rc = feed_parser(r, buf + take, len - take, err);
+    return rc;
 }
 
 int xu_reader_feed_bytes(struct xu_reader *r, const char *buf, size_t len, int final,
                          struct xu_error *err)
 {
+    int rc;
+
     if (r->failed)
         return xu_error_set(err, XU_EX_DATAERR, "input already failed to parse");
-    if (len && (xmlParseChunk(r->parser, buf, (int)len, 0) != 0 || r->ns_failed))
-        return parse_error(r, err);
+    if (!r->head_done && (len || final)) {
+        rc = feed_head(r, buf ? buf : "", len, final, err);
+        if (rc > 1)
+            return rc;
+    } else if ((rc = feed_parser(r, buf, len, err)) != 0) {
+        return rc;
+    }
     r->since_complete += len;
     if (final) {
         r->eof = 1;
         if (r->parser->nodeNr > 1) {
+            char name[128];
+            long line = (long)xmlGetLineNo(r->parser->nodeTab[1]);
+            const xmlError *e;
+
+            /* libxml2 may still hold back bytes it could not decide on
+             * (a bare '&' waits for its ';'): end the document to hear its
+             * verdict, which names the real error if there is one */
+            snprintf(name, sizeof name, "%s", (const char *)r->parser->nodeTab[1]->name);
+            if (xmlParseChunk(r->parser, "", 0, 1) != 0 && !r->halted &&
+                (e = xmlCtxtGetLastError(r->parser)) != NULL &&
+                e->code != XML_ERR_TAG_NOT_FINISHED && e->code != XML_ERR_DOCUMENT_END &&
+                e->code != XML_ERR_LTSLASH_REQUIRED && e->code != XML_ERR_GT_REQUIRED &&
+                e->code != XML_ERR_DOCUMENT_EMPTY)
+                return parse_error(r, err);
+            if (r->halted)
+                return parse_error(r, err);
             r->failed = 1;
             return xu_error_set(err, XU_EX_DATAERR,
-                                "input ended inside the <%s> stanza that starts at line %ld",
-                                (const char *)r->parser->nodeTab[1]->name,
-                                (long)xmlGetLineNo(r->parser->nodeTab[1]));
+                                "input ended inside the <%s> stanza that starts at line %ld", name,
+                                line);
         }
         if (xmlParseChunk(r->parser, wrapper_close, sizeof wrapper_close - 1, 1) != 0 ||
-            r->ns_failed)
+            r->ns_failed || r->halted)
             return parse_error(r, err);
     }
     return 0;
@@ -293,14 +612,19 @@ xmpp_stanza_t *xu_reader_pop(struct xu_reader *r, xmpp_ctx_t *ctx)
             return NULL; /* nothing before the namespace error is left */
         if (r->ns_failed && c == r->keep_last)
             r->keep_last = NULL; /* pop this one, then stop */
-        /* the last child is still open while the parser is inside it */
-        if (c == root->last && r->parser->nodeNr > 1 && !r->eof)
+        /* only a stanza whose end tag was read: never one still open
+         * when the input ended or broke off */
+        if (c->type == XML_ELEMENT_NODE && r->complete == 0)
+            return NULL;
+        /* text is still growing while it is the last child */
+        if (c->type != XML_ELEMENT_NODE && c == root->last && !r->eof)
             return NULL;
         xmlUnlinkNode(c);
         if (c->type != XML_ELEMENT_NODE) {
             xmlFreeNode(c); /* whitespace between stanzas */
             continue;
         }
+        r->complete--;
         r->last_line = (long)xmlGetLineNo(c);
         st = convert(ctx, c, NULL);
         xmlFreeNode(c);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stdfds.h"
+
 /* Does the start tag at tag[0..len) have the attribute name (" name=\"")?
  * Only outside values: a value may end in " name=" before its quote. */
 static int tag_has_attr(const char *tag, size_t len, const char *pat)
@@ -20,7 +22,7 @@ static int tag_has_attr(const char *tag, size_t len, const char *pat)
     return 0;
 }
 
-char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
+static char *one_line(xmpp_stanza_t *stanza, int with_ns)
 {
     xmpp_ctx_t *ctx = xmpp_stanza_get_context(stanza);
     const char *ns = xmpp_stanza_get_ns(stanza);
@@ -43,7 +45,7 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     p = strchr(raw, '>');
     /* (libstrophe's parser gives received stanzas the stream's namespace,
      * and its serialiser then leaves jabber:client out) */
-    if ((!ns || strcmp(ns, XMPP_NS_CLIENT) == 0) && raw[0] == '<' && p &&
+    if (with_ns && (!ns || strcmp(ns, XMPP_NS_CLIENT) == 0) && raw[0] == '<' && p &&
         !tag_has_attr(raw, (size_t)(p - raw), " xmlns=\"")) {
         name_end = 1 + strcspn(raw + 1, " \t/>");
         extra += sizeof add_ns - 1;
@@ -91,6 +93,24 @@ char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
     return out;
 }
 
+char *xu_stanza_xml_line(xmpp_stanza_t *stanza)
+{
+    return one_line(stanza, 1);
+}
+
+void xu_send_faithful(xmpp_conn_t *conn, xmpp_stanza_t *stanza)
+{
+    char *line = one_line(stanza, 0);
+
+    if (!line) {
+        xmpp_send(conn, stanza);
+        return;
+    }
+    /* (the _string variant logs it as SENT, so the trace shows it) */
+    xmpp_send_raw_string(conn, "%s", line);
+    free(line);
+}
+
 int xu_write_line(FILE *fp, const char *line, int *closed, struct xu_error *err)
 {
     if (fputs(line, fp) == EOF || fputc('\n', fp) == EOF || fflush(fp) == EOF) {
@@ -99,6 +119,9 @@ int xu_write_line(FILE *fp, const char *line, int *closed, struct xu_error *err)
                 *closed = 1;
             return xu_error_set(err, XU_EX_IOERR, "standard output was closed");
         }
+        if (errno == EBADF && fp == stdout && xu_stdfd_was_closed(1))
+            return xu_error_set(err, XU_EX_IOERR, "cannot write the output: standard output is "
+                                "closed");
         return xu_error_set(err, XU_EX_IOERR, "cannot write to standard output: %s",
                             strerror(errno));
     }

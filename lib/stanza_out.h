@@ -14,6 +14,14 @@
  * Caller frees. */
 char *xu_stanza_xml_line(xmpp_stanza_t *stanza);
 
+/* Send the stanza as libstrophe's xmpp_send() does, but serialised as
+ * above (without adding a namespace): libstrophe writes LF, CR and TAB in
+ * attribute values and CR in text raw, and the server normalises them
+ * (LF in an id arrives as a space, CR in a body as LF). Written as
+ * character references they arrive as sent; the trace shows one stanza
+ * per line. */
+void xu_send_faithful(xmpp_conn_t *conn, xmpp_stanza_t *stanza);
+
 /* Write the line and flush. Returns 0, or XU_EX_IOERR (err set) when the
  * reader went away (EPIPE) or the write failed; *closed is set on EPIPE so
  * the caller can end quietly. */

@@ -50,6 +50,24 @@ static void check_piece(const char *s)
     }
     if (xu_jid_check(s, 1, why, sizeof why) == 0)
         FUZZ_CHECK(strchr(s, '@') != NULL, "node required but %s has none", s);
+    /* preparation: a valid JID, without control characters, idempotent */
+    {
+        char *p1 = NULL, *p2 = NULL;
+        const char *q;
+
+        if (xu_jid_prep(s, 0, &p1, why, sizeof why) == 0) {
+            FUZZ_CHECK(xu_jid_check(p1, 0, why, sizeof why) == 0, "prepared %s of %s: %s", p1, s,
+                       why);
+            for (q = p1; *q; q++)
+                FUZZ_CHECK((unsigned char)*q >= 0x20 && *q != 0x7f, "control char in %s", p1);
+            FUZZ_CHECK(xu_jid_prep(p1, 0, &p2, why, sizeof why) == 0 && strcmp(p1, p2) == 0,
+                       "preparing %s again gave %s (%s)", p1, p2 ? p2 : "an error", why);
+        } else {
+            FUZZ_CHECK(p1 == NULL && why[0], "prep of %s failed without a reason", s);
+        }
+        free(p1);
+        free(p2);
+    }
     if (xu_muc_parse_room(s, &room) == 0) {
         FUZZ_CHECK(room && strchr(room, '@') && !strchr(room, '/'), "room %s from %s",
                    room ? room : "(null)", s);
@@ -66,8 +84,15 @@ static void check_piece(const char *s)
                        strspn(s, "0") == strlen(s) - strlen(back),
                    "'%s' parsed as %lu", s, u);
     }
-    if (xu_parse_duration(s, 0.1, 86400.0 * 365, &d) == 0)
+    if (xu_parse_duration(s, 0.1, 86400.0 * 365, &d) == 0) {
         FUZZ_CHECK(isfinite(d) && d >= 0.1 && d <= 86400.0 * 365, "'%s' gave %g", s, d);
+        /* decimal only (no hex, exponent, inf or nan), then a unit */
+        const char *unit = s + strspn(s, "0123456789.");
+
+        FUZZ_CHECK(unit > s && (!*unit || !strcmp(unit, "s") || !strcmp(unit, "ms") ||
+                                !strcmp(unit, "m") || !strcmp(unit, "min") || !strcmp(unit, "h")),
+                   "'%s' accepted as %g", s, d);
+    }
     b = xu_parse_bool(s);
     FUZZ_CHECK(b >= -1 && b <= 1, "bool %d", b);
 }
