@@ -227,6 +227,9 @@ offline_store() {
 	# the id kept its LF, TAB and CR; the body its CR (not turned into LF)
 	grep -Fq "\"$tag\\na\\tb\\rc\"" <<<"$stored" || fail "the id's LF, TAB or CR did not reach the server"
 	grep -Fq "\"$tag\\rx\\ny\\tz\"" <<<"$stored" || fail "the body's CR did not reach the server"
+	# take it out of erin's offline store: later tests expect it empty
+	start_receiver erin erin --count 1 --offline
+	wait_receiver erin
 }
 
 # ---- item 5: a stanza the server refuses does not block the rest
