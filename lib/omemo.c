@@ -171,6 +171,27 @@ int xu_omemo_open(struct xu_omemo **out, const char *own, struct xu_error *err)
     return 0;
 }
 
+int xu_omemo_open_account(struct xu_omemo **o, const char *account_jid, struct xu_error *err)
+{
+    char *b = strdup(account_jid ? account_jid : ""), *p;
+    int rc;
+
+    *o = NULL;
+    if (!b)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    if ((p = strchr(b, '/')) != NULL)
+        *p = '\0';
+    for (p = b; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    if (!strchr(b, '@') || b[0] == '@')
+        rc = xu_error_set(err, XU_EX_USAGE, "--omemo needs a user account (user@domain), not '%s'", b);
+    else
+        rc = xu_omemo_open(o, b, err);
+    free(b);
+    return rc;
+}
+
 void xu_omemo_free(struct xu_omemo *o)
 {
     if (!o)

@@ -27,6 +27,10 @@ struct xu_omemo;
 int xu_omemo_open(struct xu_omemo **o, const char *own_bare_jid, struct xu_error *err);
 void xu_omemo_free(struct xu_omemo *o);
 
+/* The same for the account with this JID (a resource is ignored; a JID
+ * without a node is refused: XU_EX_USAGE). */
+int xu_omemo_open_account(struct xu_omemo **o, const char *account_jid, struct xu_error *err);
+
 uint32_t xu_omemo_device_id(const struct xu_omemo *o);
 
 /* The fingerprint of our identity key (64 hex digits, as clients show it

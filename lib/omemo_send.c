@@ -1,5 +1,4 @@
 /* xmpp-send --omemo (see omemo_send.h). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "omemo_send.h"
@@ -22,22 +21,10 @@ static int wrap(struct xu_session *s, void *ud, xmpp_stanza_t *msg, struct xu_er
 int xu_omemo_send_setup(struct xu_omemo_send *os, struct xu_deliver_cfg *cfg,
                         const char *account_jid, struct xu_error *err)
 {
-    char *bare = strdup(account_jid ? account_jid : ""), *p;
     int rc;
 
     memset(os, 0, sizeof *os);
-    if (!bare)
-        return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    if ((p = strchr(bare, '/')) != NULL)
-        *p = '\0';
-    for (p = bare; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    if (!strchr(bare, '@'))
-        rc = xu_error_set(err, XU_EX_USAGE, "--omemo needs a user account (user@domain)");
-    else
-        rc = xu_omemo_open(&os->omemo, bare, err);
-    free(bare);
+    rc = xu_omemo_open_account(&os->omemo, account_jid, err);
     if (rc)
         return rc;
     os->to = cfg->to;

@@ -195,6 +195,8 @@ class Peer(ClientXMPP):
             self.finish(0)
 
     async def send_encrypted(self, to, text):
+        # a client learns device lists from PEP notifications; we ask
+        await self.sm.refresh_device_list(NS, to)
         messages, errors = await self.sm.encrypt(frozenset([to]), {NS: text.encode()})
         if errors:
             print("omemo-peer: encryption errors: %r" % (errors,), file=sys.stderr, flush=True)
@@ -266,7 +268,7 @@ def main():
     args = ap.parse_args()
     if args.send and not args.to:
         ap.error("--send needs --to")
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("XU_OMEMO_PEER_DEBUG") else logging.WARNING, stream=sys.stderr)
     password = os.environ.get(args.password_env)
     if not password:
         print("omemo-peer: %s is not set" % args.password_env, file=sys.stderr)
