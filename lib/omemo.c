@@ -37,6 +37,7 @@ struct xu_omemo {
     char *own;
     uint32_t device_id;
     int used_prekeys; /* prekey messages decrypted since the last refresh */
+    char why_none[200]; /* why the last recipient prepared has no device */
 };
 
 uint32_t xu_omemo_device_id(const struct xu_omemo *o)
@@ -388,7 +389,7 @@ static int publish(struct xu_session *s, const char *node, xmpp_stanza_t *item_p
 /* Fetch the 'current' item of jid's node: 0 with *item (the payload, a
  * copy: caller releases) or NULL when there is none; else an error. */
 static int fetch(struct xu_session *s, const char *jid, const char *node, xmpp_stanza_t **payload,
-                 struct xu_error *err)
+                 char *none, size_t nonelen, struct xu_error *err)
 {
     xmpp_stanza_t *ps, *items, *reply = NULL, *e, *it;
     xmpp_stanza_t *iq = pubsub_iq(s, "get", jid, &ps);
@@ -397,6 +398,8 @@ static int fetch(struct xu_session *s, const char *jid, const char *node, xmpp_s
     int rc;
 
     *payload = NULL;
+    if (none && nonelen)
+        snprintf(none, nonelen, "nothing published");
     items = add(ps, el(s->ctx, "items", NULL));
     xmpp_stanza_set_attribute(items, "node", node);
     rc = request(s, iq, &reply, err);
@@ -424,8 +427,14 @@ static int fetch(struct xu_session *s, const char *jid, const char *node, xmpp_s
                 break;
         }
     } else {
+        /* no such node, or not open to us: nothing we can use (the
+         * caller decides whether that is fatal) */
         xu_stanza_error_text(reply, why, sizeof why);
-        if (!strstr(why, "item-not-found"))
+        if (none && nonelen)
+            snprintf(none, nonelen, "%s", why);
+        if (!strstr(why, "item-not-found") && !strstr(why, "forbidden") &&
+            !strstr(why, "not-authorized") && !strstr(why, "feature-not-implemented") &&
+            !strstr(why, "service-unavailable"))
             rc = xu_error_set(err, XU_EX_UNAVAILABLE, "OMEMO: cannot read %s of %s: %s", node,
                               jid ? jid : "our account", why);
     }
@@ -572,7 +581,7 @@ int xu_omemo_publish(struct xu_omemo *o, struct xu_session *s, struct xu_error *
     rc = publish(s, node, bundle, 1, err);
     if (rc)
         return rc;
-    rc = fetch(s, NULL, NODE_DEVICES, &list, err);
+    rc = fetch(s, NULL, NODE_DEVICES, &list, NULL, 0, err);
     if (rc)
         return rc;
     n = parse_devices(list, devs, MAX_DEVICES);
@@ -689,13 +698,16 @@ static int prepare_one(struct xu_omemo *o, struct xu_session *s, const char *jid
     xmpp_stanza_t *list = NULL, *bundle;
     const char *who = jid ? jid : o->own;
     uint32_t devs[MAX_DEVICES];
-    char node[96], why[200];
+    char node[96], why[200], none[200];
     int rc, n, i, has;
 
-    rc = fetch(s, jid, NODE_DEVICES, &list, err);
+    rc = fetch(s, jid, NODE_DEVICES, &list, none, sizeof none, err);
     if (rc)
         return rc;
     n = parse_devices(list, devs, MAX_DEVICES);
+    if (jid)
+        snprintf(o->why_none, sizeof o->why_none, "%s", n ? "none trusted or with a usable bundle"
+                                                           : list ? "an empty device list" : none);
     if (list)
         xmpp_stanza_release(list);
     if ((rc = xu_omemo_store_begin(o->st, err)) != 0)
@@ -716,7 +728,7 @@ static int prepare_one(struct xu_omemo *o, struct xu_session *s, const char *jid
             continue;
         bundle_node(node, sizeof node, devs[i]);
         bundle = NULL;
-        rc = fetch(s, jid ? jid : o->own, node, &bundle, err);
+        rc = fetch(s, jid, node, &bundle, NULL, 0, err); /* ours: no 'to' */
         if (rc)
             return rc;
         if (!bundle) {
@@ -772,11 +784,11 @@ static char *bare(xmpp_ctx_t *ctx, const char *jid)
     return r;
 }
 
-static int no_device(const char *jid, struct xu_error *err)
+static int no_device(const char *jid, const char *why, struct xu_error *err)
 {
     return xu_error_set(err, XU_EX_UNAVAILABLE,
-                        "OMEMO: %s has no device we can encrypt for (no OMEMO device published, "
-                        "or none trusted); nothing was sent", jid);
+                        "OMEMO: %s has no device we can encrypt for (%s); nothing was sent", jid,
+                        why && *why ? why : "none trusted or with a usable bundle");
 }
 
 int xu_omemo_prepare(struct xu_omemo *o, struct xu_session *s, char *const *jids, int n,
@@ -794,7 +806,7 @@ int xu_omemo_prepare(struct xu_omemo *o, struct xu_session *s, char *const *jids
         if (strcmp(b, o->own) != 0)
             rc = prepare_one(o, s, b, err);
         if (rc == 0 && usable(o, b, devs, 1) < 1)
-            rc = no_device(b, err);
+            rc = no_device(b, o->why_none, err);
         free(b);
     }
     return rc;
@@ -872,7 +884,7 @@ int xu_omemo_encrypt(struct xu_omemo *o, struct xu_session *s, xmpp_stanza_t *ms
     nt = usable(o, to, them, MAX_DEVICES);
     nm = strcmp(to, o->own) == 0 ? 0 : usable(o, o->own, mine, MAX_DEVICES);
     if (nt < 1 || nm < 0) {
-        rc = nt < 0 || nm < 0 ? store_fail(err, "read the devices") : no_device(to, err);
+        rc = nt < 0 || nm < 0 ? store_fail(err, "read the devices") : no_device(to, NULL, err);
         goto fail;
     }
     if (xu_omemo_random(key, 16) || xu_omemo_random(iv, IV_LEN) ||

@@ -139,3 +139,88 @@ ljq() {
 	grep -q tampered "$BATS_TEST_TMPDIR/l.out" && fail "the tampered text was shown"
 	true
 }
+
+@test "omemo: the server sees only ciphertext and the fallback body" {
+	start_peer b bob --count 1
+	prosody_log_mark
+	xsend --omemo -m "TOKEN-plain-$$-never-on-the-wire" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver b
+	assert_recv b '.[0].body == "TOKEN-plain-'"$$"'-never-on-the-wire"'
+	# positive control: the suite's Prosody logs whole messages (mod_xu_stanza_log)
+	[ "$(log_count "XU-MESSAGE from=alice@$XU_DOMAIN/.*<encrypted xmlns=.eu.siacs.conversations.axolotl")" -ge 1 ] ||
+		fail "the encrypted message is not in Prosody's log"
+	[ "$(log_count "XU-MESSAGE from=alice@$XU_DOMAIN/.*<encryption[^>]*urn:xmpp:eme:0")" -ge 1 ] ||
+		[ "$(log_count "XU-MESSAGE from=alice@$XU_DOMAIN/.*urn:xmpp:eme:0")" -ge 1 ] || fail "no EME hint (XEP-0380)"
+	[ "$(log_count "XU-MESSAGE from=alice@$XU_DOMAIN/.*<body>This message is encrypted with OMEMO")" -ge 1 ] ||
+		fail "no fallback body"
+	[ "$(log_count "TOKEN-plain-$$")" = 0 ] || fail "the plaintext reached the server"
+}
+
+@test "omemo: a contact with two devices gets it on both; our other device gets its copy" {
+	start_peer b1 bob --count 1
+	start_peer b2 bob --count 1
+	start_peer a2 alice --count 1
+	xsend --omemo -m "to every device" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver b1
+	wait_receiver b2
+	wait_receiver a2
+	assert_recv b1 '.[0].body == "to every device"'
+	assert_recv b2 '.[0].body == "to every device"'
+	# a2 is alice's other device: the server sends it a carbon copy, encrypted for it too
+	grep -q '"body": "to every device"' "$BATS_TEST_TMPDIR/a2.json" ||
+		fail "alice's other device could not decrypt its copy"
+}
+
+@test "omemo: a recipient without OMEMO: exit 69 naming it, nothing sent, not even to the others" {
+	start_peer b bob --count 1 --timeout 8
+	start_receiver plain carol --count 1 --timeout 5
+	prosody_log_mark
+	xsend --omemo -m "TOKEN-$$-secret" "bob@$XU_DOMAIN" "carol@$XU_DOMAIN"
+	assert_status 69
+	assert_stderr_matches "carol@$XU_DOMAIN has no device we can encrypt for"
+	assert_stderr_matches "nothing was sent"
+	[ "$(log_count "XU-MESSAGE from=alice@")" = 0 ] || fail "a message was sent"
+	[ "$(log_count "TOKEN-$$")" = 0 ] || fail "the text reached the server"
+}
+
+@test "omemo: the key store is private (0700/0600) and refused when others can read it" {
+	start_peer b bob --count 1
+	xsend --omemo -m "hello" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver b
+	local dir=$XDG_DATA_HOME/xmpputils/omemo/alice@$XU_DOMAIN
+	[ "$(stat -c %a "$dir")" = 700 ] || fail "store directory mode $(stat -c %a "$dir")"
+	[ "$(stat -c %a "$dir/store.db")" = 600 ] || fail "store file mode $(stat -c %a "$dir/store.db")"
+	chmod 755 "$dir"
+	xsend --omemo -m "hello" "bob@$XU_DOMAIN"
+	assert_status 77
+	assert_stderr_matches "can be read by others"
+	chmod 700 "$dir"
+	chmod 644 "$dir/store.db"
+	xsend --omemo -m "hello" "bob@$XU_DOMAIN"
+	assert_status 77
+	assert_stderr_matches "store.db can be read by others"
+}
+
+@test "omemo: two runs of the same account at once (first use included) do not corrupt the store" {
+	start_peer b bob --count 6 --timeout 40
+	local i pa pb ra rb
+	for i in 1 2 3; do
+		"$XU_BIN/xmpp-send" --omemo -m "concurrent A$i" "bob@$XU_DOMAIN" \
+			>"$BATS_TEST_TMPDIR/a$i.out" 2>&1 </dev/null 3>&- &
+		pa=$!
+		"$XU_BIN/xmpp-send" --omemo -m "concurrent B$i" "bob@$XU_DOMAIN" \
+			>"$BATS_TEST_TMPDIR/b$i.out" 2>&1 </dev/null 3>&- &
+		pb=$!
+		ra=0 rb=0
+		wait "$pa" || ra=$?
+		wait "$pb" || rb=$?
+		sed 's/^/# /' "$BATS_TEST_TMPDIR/a$i.out" "$BATS_TEST_TMPDIR/b$i.out"
+		[ "$ra" = 0 ] && [ "$rb" = 0 ] || fail "round $i: the runs exited $ra and $rb"
+	done
+	wait_receiver b
+	assert_recv b '[.[] | .body] | sort == ["concurrent A1","concurrent A2","concurrent A3","concurrent B1","concurrent B2","concurrent B3"]'
+	assert_recv b '[.[] | .device] | unique | length == 1'
+}

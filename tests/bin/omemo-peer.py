@@ -30,7 +30,7 @@ import omemo
 import oldmemo
 import oldmemo.oldmemo
 import oldmemo.etree
-from slixmpp import ClientXMPP
+from slixmpp import JID, ClientXMPP
 from slixmpp.xmlstream.handler import CoroutineCallback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -176,6 +176,11 @@ class Peer(ClientXMPP):
     async def on_start(self, _event):
         try:
             self.send_presence()
+            # carbons (XEP-0280), as a phone client has them: our other devices' messages
+            iq = self.Iq()
+            iq["type"] = "set"
+            ET.SubElement(iq.xml, "{urn:xmpp:carbons:2}enable")
+            await iq.send(timeout=10)
             self.sm = await Manager.create([oldmemo.Oldmemo(self.storage)], self.storage,
                                            self.boundjid.bare, None, "blind")
             own, _others = await self.sm.get_own_device_information()
@@ -219,12 +224,22 @@ class Peer(ClientXMPP):
 
     async def handle(self, msg):
         xml = msg.xml
-        if xml.find("{urn:xmpp:delay}delay") is not None and not self.args.offline:
+        sender = msg["from"]
+        carbon = None
+        if sender.bare == self.boundjid.bare:
+            for kind in ("sent", "received"):
+                c = xml.find("{urn:xmpp:carbons:2}%s" % kind)
+                inner = None if c is None else c.find("{urn:xmpp:forward:0}forwarded/{jabber:client}message")
+                if inner is not None:
+                    xml, sender, carbon = inner, JID(inner.get("from") or ""), kind
+                    break
+        if xml.find("{urn:xmpp:delay}delay") is not None and not self.args.offline and carbon is None:
             return
         body_el = xml.find("{jabber:client}body")
         enc = xml.find("{%s}encrypted" % NS)
-        rec = {"from": str(msg["from"]), "encrypted": enc is not None, "body": None,
-               "fallback": None, "device": None, "error": None, "key_only": False}
+        rec = {"from": str(sender), "encrypted": enc is not None, "body": None,
+               "fallback": None, "device": None, "error": None, "key_only": False,
+               "carbon": carbon}
         if enc is None:
             if body_el is None:
                 return
@@ -232,7 +247,7 @@ class Peer(ClientXMPP):
         else:
             rec["fallback"] = body_el.text if body_el is not None else None
             try:
-                message = await oldmemo.etree.parse_message(enc, msg["from"].bare, self.boundjid.bare, self.sm)
+                message = await oldmemo.etree.parse_message(enc, sender.bare, self.boundjid.bare, self.sm)
                 rec["device"] = message.device_id
                 plain, device, _ = await self.sm.decrypt(message)
                 if plain is None:
