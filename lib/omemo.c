@@ -1107,3 +1107,115 @@ void xu_omemo_refresh(struct xu_omemo *o, struct xu_session *s)
     bundle_node(node, sizeof node, o->device_id);
     publish(s, node, bundle, 0, &err);
 }
+
+/* ---- trust management ---- */
+
+int xu_omemo_fetch_devices(struct xu_omemo *o, struct xu_session *s, const char *jid,
+                           struct xu_error *err)
+{
+    char *b = jid ? bare(s->ctx, jid) : NULL;
+    int rc;
+
+    if (jid && !b)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    rc = prepare_one(o, s, b && strcmp(b, o->own) != 0 ? b : NULL, err);
+    free(b);
+    return rc;
+}
+
+static char *lower_bare(const char *jid)
+{
+    char *b = strdup(jid), *p;
+
+    if (!b)
+        return NULL;
+    if ((p = strchr(b, '/')) != NULL)
+        *p = '\0';
+    for (p = b; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return b;
+}
+
+int xu_omemo_devices(struct xu_omemo *o, const char *jid, struct xu_omemo_device *out, int max)
+{
+    uint32_t devs[MAX_DEVICES];
+    uint8_t key[64];
+    size_t klen;
+    char *who = lower_bare(jid ? jid : o->own);
+    int n, i, k = 0, trust, own;
+
+    if (!who)
+        return -1;
+    own = strcmp(who, o->own) == 0;
+    n = xu_omemo_store_devices(o->st, who, devs, MAX_DEVICES);
+    for (i = 0; i < n && k < max; i++, k++) {
+        memset(&out[k], 0, sizeof out[k]);
+        out[k].id = devs[i];
+        out[k].own = own && devs[i] == o->device_id;
+        klen = sizeof key;
+        if (out[k].own) {
+            out[k].trust = "own";
+            xu_omemo_own_fingerprint(o, out[k].fingerprint, sizeof out[k].fingerprint);
+            continue;
+        }
+        out[k].session = xu_omemo_store_has_session(o->st, who, devs[i]) == 1;
+        if (xu_omemo_store_device(o->st, who, devs[i], &trust, key, &klen) == 1) {
+            out[k].trust = xu_omemo_trust_name(trust);
+            hex_fingerprint(key, klen, out[k].fingerprint, sizeof out[k].fingerprint);
+        }
+    }
+    free(who);
+    return n < 0 ? -1 : k;
+}
+
+/* fingerprint text without spaces, lowercase */
+static void squeeze(const char *in, char *out, size_t len)
+{
+    size_t j = 0;
+
+    for (; *in && j + 1 < len; in++) {
+        if (*in == ' ' || *in == ':')
+            continue;
+        out[j++] = (char)(*in >= 'A' && *in <= 'Z' ? *in - 'A' + 'a' : *in);
+    }
+    out[j] = '\0';
+}
+
+int xu_omemo_trust(struct xu_omemo *o, const char *jid, const char *device, int trust,
+                   struct xu_error *err)
+{
+    struct xu_omemo_device d[MAX_DEVICES];
+    char want[80], have[80];
+    uint32_t id = 0;
+    int n, i, match = -1, by_id = parse_u32(device, &id) == 0 && strlen(device) < 11, rc;
+    char *who = lower_bare(jid);
+
+    if (!who)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    squeeze(device, want, sizeof want);
+    n = xu_omemo_devices(o, who, d, MAX_DEVICES);
+    for (i = 0; i < n && match < 0; i++) {
+        squeeze(d[i].fingerprint, have, sizeof have);
+        if (d[i].trust && !d[i].own && ((by_id && d[i].id == id) || (have[0] && strcmp(have, want) == 0)))
+            match = i;
+    }
+    if (match < 0) {
+        rc = xu_error_set(err, XU_EX_DATAERR,
+                          "%s has no known device '%s' (see xmpp-omemo devices %s)", who, device, who);
+        free(who);
+        return rc;
+    }
+    rc = xu_omemo_store_begin(o->st, err);
+    if (rc == 0) {
+        if (xu_omemo_store_set_trust(o->st, who, d[match].id,
+                                     trust ? XU_TRUST_VERIFIED : XU_TRUST_DISTRUSTED) < 0) {
+            xu_omemo_store_rollback(o->st);
+            rc = store_fail(err, "save the trust decision");
+        } else {
+            rc = xu_omemo_store_commit(o->st, err);
+        }
+    }
+    free(who);
+    return rc;
+}

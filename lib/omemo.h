@@ -34,7 +34,7 @@ int xu_omemo_open_account(struct xu_omemo **o, const char *account_jid, struct x
 uint32_t xu_omemo_device_id(const struct xu_omemo *o);
 
 /* The fingerprint of our identity key (64 hex digits, as clients show it
- * in groups of 8) into buf (at least 72 bytes). */
+ * in groups of 8) into buf (at least 80 bytes). */
 int xu_omemo_own_fingerprint(struct xu_omemo *o, char *buf, size_t len);
 
 /* On a ready session: top up the prekeys, publish our bundle and make sure
@@ -54,6 +54,29 @@ int xu_omemo_prepare(struct xu_omemo *o, struct xu_session *s, char *const *jids
  * must not be sent) when the recipient has no usable device. */
 int xu_omemo_encrypt(struct xu_omemo *o, struct xu_session *s, xmpp_stanza_t *msg,
                      struct xu_error *err);
+
+/* Trust management (xmpp-omemo). */
+struct xu_omemo_device {
+    uint32_t id;
+    const char *trust;    /* xu_omemo_trust_name; NULL: never seen (no bundle) */
+    int session;          /* we hold a session with it */
+    int own;              /* this device */
+    char fingerprint[80]; /* "" when unknown */
+};
+
+/* Fetch jid's (NULL: our own) device list and bundles, as before sending:
+ * the devices become known (new ones get their BTBV trust). */
+int xu_omemo_fetch_devices(struct xu_omemo *o, struct xu_session *s, const char *jid,
+                           struct xu_error *err);
+
+/* The devices of jid (NULL: ours) as the store knows them; count or -1. */
+int xu_omemo_devices(struct xu_omemo *o, const char *jid, struct xu_omemo_device *out, int max);
+
+/* Mark jid's device, given by id or fingerprint (spaces and case ignored),
+ * verified (trust = 1) or distrusted (0). XU_EX_DATAERR when no known device
+ * of jid matches. */
+int xu_omemo_trust(struct xu_omemo *o, const char *jid, const char *device, int trust,
+                   struct xu_error *err);
 
 /* What an incoming message was, OMEMO-wise. */
 struct xu_omemo_in {

@@ -224,3 +224,73 @@ ljq() {
 	assert_recv b '[.[] | .body] | sort == ["concurrent A1","concurrent A2","concurrent A3","concurrent B1","concurrent B2","concurrent B3"]'
 	assert_recv b '[.[] | .device] | unique | length == 1'
 }
+
+# xomemo ARGS...: xmpp-omemo in the foreground (status, output, stderr)
+xomemo() {
+	xu_run_tool xmpp-omemo "$@"
+}
+
+@test "omemo: xmpp-omemo lists a contact's devices; a distrusted device is left out" {
+	xu_require_tool xmpp-omemo
+	start_peer b1 bob --count 1
+	start_peer b2 bob --count 1 --timeout 15
+	xomemo devices "bob@$XU_DOMAIN"
+	assert_status 0
+	grep -Eq "^bob@$XU_DOMAIN $PEER_DEVICE_b1 blind [0-9a-f]{8}( [0-9a-f]{8}){7}$" <<<"$output" ||
+		fail "device b1 not listed with its fingerprint"
+	grep -q "^bob@$XU_DOMAIN $PEER_DEVICE_b2 blind " <<<"$output" || fail "device b2 not listed"
+	xomemo distrust "bob@$XU_DOMAIN" "$PEER_DEVICE_b2"
+	assert_status 0
+	xomemo devices "bob@$XU_DOMAIN"
+	grep -q "^bob@$XU_DOMAIN $PEER_DEVICE_b2 distrusted " <<<"$output" || fail "b2 is not distrusted"
+	xsend --omemo -m "not for b2" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver b1
+	assert_recv b1 '.[0].body == "not for b2"'
+	wait_receiver b2
+	assert_recv b2 '.[0].body == null and (.[0].error | test("NotForUs|not.*for"; "i"))'
+	# a device that does not exist is an error, not a silent no-op
+	xomemo trust "bob@$XU_DOMAIN" 12345
+	assert_status 65
+	assert_stderr_matches "no known device '12345'"
+}
+
+@test "omemo: after a verification, a new device of that contact is undecided and not used" {
+	xu_require_tool xmpp-omemo
+	start_peer b1 bob --count 2
+	xomemo devices "bob@$XU_DOMAIN"
+	local fp
+	fp=$(sed -n "s/^bob@$XU_DOMAIN $PEER_DEVICE_b1 blind //p" <<<"$output")
+	[ -n "$fp" ] || fail "no fingerprint for b1"
+	xomemo trust "bob@$XU_DOMAIN" "$fp"
+	assert_status 0
+	start_peer b3 bob --count 1 --timeout 12
+	xsend --omemo -m "verified only" "bob@$XU_DOMAIN"
+	assert_status 0
+	xomemo devices "bob@$XU_DOMAIN"
+	grep -q "^bob@$XU_DOMAIN $PEER_DEVICE_b1 verified " <<<"$output" || fail "b1 is not verified"
+	grep -q "^bob@$XU_DOMAIN $PEER_DEVICE_b3 undecided " <<<"$output" || fail "b3 is not undecided"
+	wait_receiver b3
+	assert_recv b3 '.[0].body == null and .[0].error != null'
+	xsend --omemo -m "second" "bob@$XU_DOMAIN"
+	wait_receiver b1
+	assert_recv b1 '[.[] | .body] == ["verified only", "second"]'
+}
+
+@test "omemo: xmpp-omemo fingerprint shows our device id and the fingerprint others see" {
+	xu_require_tool xmpp-omemo
+	xomemo fingerprint
+	assert_status 0
+	local dev fp
+	dev=${output%% *}
+	fp=${output#* }
+	grep -Eq '^[0-9]+$' <<<"$dev" || fail "no device id"
+	start_peer b bob --count 1
+	xsend --omemo -m "hi" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver b
+	assert_recv b ".[0].device == $dev"
+	xomemo devices
+	assert_status 0
+	grep -qx "own $dev own $fp" <<<"$output" || fail "own device not listed as in fingerprint"
+}
