@@ -294,3 +294,43 @@ xomemo() {
 	assert_status 0
 	grep -qx "own $dev own $fp" <<<"$output" || fail "own device not listed as in fingerprint"
 }
+
+@test "omemo: xmpp-omemo's options are in its man page and completions; the page renders and lists every exit status" {
+	xu_require_tool xmpp-omemo
+	xomemo --help
+	assert_status 0
+	local root opts o code missing=""
+	root=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	opts=$(grep -Eo -- '--[a-z][a-z-]+' <<<"$output" | sort -u)
+	[ "$(wc -l <<<"$opts")" -ge 15 ] || fail "too few options found in --help"
+	for o in $opts; do
+		grep -q -- "Fl -${o#--}\b" "$root/man/xmpp-omemo.1" || missing="$missing man:$o"
+		grep -q -- "$o\b" "$root/completions/bash/xmpp-omemo" || missing="$missing bash:$o"
+		grep -q -- "$o\b" "$root/completions/zsh/_xmpp-omemo" || missing="$missing zsh:$o"
+		grep -q -- "-l ${o#--}\b" "$root/completions/fish/xmpp-omemo.fish" || missing="$missing fish:$o"
+	done
+	for o in fingerprint devices trust distrust; do
+		grep -q "^\.Cm $o" "$root/man/xmpp-omemo.1" || missing="$missing man:$o"
+		grep -q "$o" "$root/completions/bash/xmpp-omemo" || missing="$missing bash:$o"
+	done
+	[ -z "$missing" ] || fail "not documented:$missing"
+	run groff -mandoc -ww -z "$root/man/xmpp-omemo.1"
+	[ "$status" = 0 ] && [ -z "$output" ] || fail "groff: $output"
+	for code in 0 64 65 68 69 74 75 76 77 78; do
+		sed -n '/^\.Sh EXIT STATUS/,/^\.Sh EXAMPLES/p' "$root/man/xmpp-omemo.1" | grep -qx "\.It $code" ||
+			fail "exit status $code is not in the man page"
+	done
+	bash -n "$root/completions/bash/xmpp-omemo" || fail "bash completion has a syntax error"
+	xomemo frobnicate
+	assert_status 64
+	xomemo trust "bob@$XU_DOMAIN"
+	assert_status 64
+}
+
+@test "omemo: --omemo is refused where it cannot keep its promise (rooms, --xml), before connecting" {
+	xsend --omemo --muc -m "x" "room@$XU_MUC"
+	assert_status 64
+	assert_stderr_matches "rooms are not supported"
+	xsend --omemo --xml "bob@$XU_DOMAIN" </dev/null
+	assert_status 64
+}
