@@ -334,3 +334,34 @@ xomemo() {
 	xsend --omemo --xml "bob@$XU_DOMAIN" </dev/null
 	assert_status 64
 }
+
+@test "omemo: --lines to two recipients, each line encrypted for each" {
+	start_peer b bob --count 3
+	start_peer d dave --count 3
+	xsend --omemo --lines --one-per-line "bob@$XU_DOMAIN" "dave@$XU_DOMAIN" <<<$'line one\nline two\nline three'
+	assert_status 0
+	wait_receiver b
+	wait_receiver d
+	assert_recv b '[.[] | select(.encrypted) | .body] == ["line one", "line two", "line three"]'
+	assert_recv d '[.[] | select(.encrypted) | .body] == ["line one", "line two", "line three"]'
+}
+
+@test "omemo: xmpp-listen replaces a prekey used by a new session and publishes the bundle again" {
+	xu_require_tool xmpp-bind
+	start_listen l --omemo --format json -n 1 --kind message
+	local dev q before after
+	xu_run_tool xmpp-omemo fingerprint
+	dev=${output%% *}
+	q="<iq type='get' xmlns='jabber:client'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='eu.siacs.conversations.axolotl.bundles:$dev'/></pubsub></iq>"
+	xu_run_tool xmpp-bind -a alice --query "$q"
+	assert_status 0
+	before=$(grep -o "preKeyId=.[0-9]*" <<<"$output" | tr -dc '0-9\n' | sort -n)
+	[ "$(wc -l <<<"$before")" = 100 ] || fail "the bundle does not have 100 prekeys"
+	start_peer b bob --count 0 --to "alice@$XU_DOMAIN" --send "uses a prekey"
+	wait_listen l
+	ljq l '.[0].body == "uses a prekey"'
+	xu_run_tool xmpp-bind -a alice --query "$q"
+	after=$(grep -o "preKeyId=.[0-9]*" <<<"$output" | tr -dc '0-9\n' | sort -n)
+	[ "$(wc -l <<<"$after")" = 100 ] || fail "the new bundle does not have 100 prekeys"
+	[ "$(comm -23 <(echo "$before") <(echo "$after") | wc -l)" = 1 ] || fail "not exactly one prekey was replaced"
+}
