@@ -174,12 +174,13 @@ ljq() {
 }
 
 @test "omemo: a recipient without OMEMO: exit 69 naming it, nothing sent, not even to the others" {
+	# erin never runs an OMEMO client in this file (PEP data lasts for the whole run)
 	start_peer b bob --count 1 --timeout 8
-	start_receiver plain carol --count 1 --timeout 5
+	start_receiver plain erin --count 1 --timeout 5
 	prosody_log_mark
-	xsend --omemo -m "TOKEN-$$-secret" "bob@$XU_DOMAIN" "carol@$XU_DOMAIN"
+	xsend --omemo -m "TOKEN-$$-secret" "bob@$XU_DOMAIN" "erin@$XU_DOMAIN"
 	assert_status 69
-	assert_stderr_matches "carol@$XU_DOMAIN has no device we can encrypt for"
+	assert_stderr_matches "erin@$XU_DOMAIN has no device we can encrypt for"
 	assert_stderr_matches "nothing was sent"
 	[ "$(log_count "XU-MESSAGE from=alice@")" = 0 ] || fail "a message was sent"
 	[ "$(log_count "TOKEN-$$")" = 0 ] || fail "the text reached the server"
