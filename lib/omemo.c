@@ -1055,6 +1055,15 @@ void xu_omemo_decrypt(struct xu_omemo *o, struct xu_session *s, xmpp_stanza_t *m
     iv_el = xmpp_stanza_get_child_by_name(header, "iv");
     iv = get_b64(ctx, iv_el, &iv_len);
     ct = get_b64(ctx, payload, &ct_len);
+    if (signal_buffer_len(plain) == 16 && ct && ct_len >= XU_OMEMO_GCM_TAG) {
+        /* early 0.3 clients put the tag after the payload, not after the key */
+        signal_buffer *kt = signal_buffer_append(plain, ct + ct_len - XU_OMEMO_GCM_TAG,
+                                                 XU_OMEMO_GCM_TAG);
+        if (kt) {
+            plain = kt;
+            ct_len -= XU_OMEMO_GCM_TAG;
+        }
+    }
     if (signal_buffer_len(plain) < 16 + XU_OMEMO_GCM_TAG || !iv || iv_len < 12 || !ct) {
         in_error(in, "malformed OMEMO message (key, IV or payload)", NULL, 0);
         goto out;

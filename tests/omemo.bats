@@ -234,7 +234,7 @@ xomemo() {
 @test "omemo: xmpp-omemo lists a contact's devices; a distrusted device is left out" {
 	xu_require_tool xmpp-omemo
 	start_peer b1 bob --count 1
-	start_peer b2 bob --count 1 --timeout 15
+	start_peer b2 bob --count 1 --timeout 60
 	xomemo devices "bob@$XU_DOMAIN"
 	assert_status 0
 	grep -Eq "^bob@$XU_DOMAIN $PEER_DEVICE_b1 blind [0-9a-f]{8}( [0-9a-f]{8}){7}$" <<<"$output" ||
@@ -265,7 +265,7 @@ xomemo() {
 	[ -n "$fp" ] || fail "no fingerprint for b1"
 	xomemo trust "bob@$XU_DOMAIN" "$fp"
 	assert_status 0
-	start_peer b3 bob --count 1 --timeout 12
+	start_peer b3 bob --count 1 --timeout 60
 	xsend --omemo -m "verified only" "bob@$XU_DOMAIN"
 	assert_status 0
 	xomemo devices "bob@$XU_DOMAIN"
