@@ -805,6 +805,8 @@ int xu_omemo_prepare(struct xu_omemo *o, struct xu_session *s, char *const *jids
             return xu_error_set(err, XU_EX_OSERR, "out of memory");
         if (strcmp(b, o->own) != 0)
             rc = prepare_one(o, s, b, err);
+        else
+            snprintf(o->why_none, sizeof o->why_none, "no other device of our own");
         if (rc == 0 && usable(o, b, devs, 1) < 1)
             rc = no_device(b, o->why_none, err);
         free(b);

@@ -39,9 +39,11 @@ int xu_omemo_view(struct xu_omemo *o, struct xu_session *s, xmpp_stanza_t *st,
 {
     const char *name = xmpp_stanza_get_name(st);
     char why[400];
+    const char *type = xmpp_stanza_get_type(st);
 
     memset(v, 0, sizeof *v);
-    if (!name || strcmp(name, "message") != 0 ||
+    /* a bounce carries our own message back: shown as it is */
+    if (!name || strcmp(name, "message") != 0 || (type && strcmp(type, "error") == 0) ||
         !xmpp_stanza_get_child_by_name_and_ns(st, "encrypted", XU_NS_OMEMO))
         return 0;
     xu_omemo_decrypt(o, s, st, &v->in);
