@@ -312,21 +312,63 @@ static double until(struct xu_session *s)
     return s->deadline > 0 && s->deadline < t ? s->deadline : t;
 }
 
-/* Send iq (released) and wait; 0 with *reply (caller releases), or an error. */
+struct waiting {
+    const char *to;
+    const char *own;
+    xmpp_stanza_t *reply;
+};
+
+static int on_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct waiting *w = ud;
+    const char *type = xmpp_stanza_get_type(st);
+
+    (void)conn;
+    if (w->reply || !type || (strcmp(type, "result") && strcmp(type, "error")) ||
+        !xu_iq_from_matches(w->to, xmpp_stanza_get_from(st), w->own))
+        return 1; /* not the answer: keep waiting */
+    w->reply = xmpp_stanza_copy(st);
+    return 0;
+}
+
+/* Send iq (released) and wait; 0 with *reply (caller releases), or an error.
+ * Not xu_iq_request: its steps of up to 1 s stall on an answer larger than
+ * libstrophe's 4 KiB read (a bundle with 100 prekeys is ~7 KiB) until the
+ * step times out, since the rest sits in OpenSSL's buffer, which poll()
+ * does not see. Short steps bound that wait. */
 static int request(struct xu_session *s, xmpp_stanza_t *iq, xmpp_stanza_t **reply,
                    struct xu_error *err)
 {
     char *id = xu_session_new_id(s);
-    int rc;
+    struct waiting w = {NULL, s->bound_jid, NULL};
+    double end = until(s);
+    int rc = 0;
 
+    *reply = NULL;
     if (!id) {
         xmpp_stanza_release(iq);
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     }
     xmpp_stanza_set_id(iq, id);
+    w.to = xmpp_stanza_get_to(iq);
+    xmpp_id_handler_add(s->conn, on_answer, id, &w);
+    xu_session_send(s, iq);
+    while (!w.reply) {
+        if (xu_now() >= end) {
+            rc = xu_error_set(err, XU_EX_TEMPFAIL, "OMEMO: no answer from %s to a PEP request in time",
+                              w.to ? w.to : "the server");
+            break;
+        }
+        if ((rc = xu_session_step(s, 0.005, -1, NULL)) != 0) {
+            rc = xu_error_set(err, rc, "%s", s->err.msg);
+            break;
+        }
+    }
+    if (!w.reply)
+        xmpp_id_handler_delete(s->conn, on_answer, id);
     free(id);
-    rc = xu_iq_request(s, iq, until(s), reply, err);
     xmpp_stanza_release(iq);
+    *reply = w.reply;
     return rc;
 }
 
