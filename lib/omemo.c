@@ -609,20 +609,74 @@ static void bundle_node(char *buf, size_t len, uint32_t dev)
     snprintf(buf, len, "%s%u", NODE_BUNDLES, dev);
 }
 
+/* SHA-256 of the bundle's XML and the time it was published: a bundle that
+ * has not changed is published again only once a day (a one-shot send must
+ * not upload ~7 KiB every time; a server that lost it gets it back). */
+#define REPUBLISH_AFTER (24 * 3600)
+
+static int bundle_digest(xmpp_stanza_t *bundle, uint8_t *md)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    unsigned n = 0;
+    int rc = -1;
+
+    if (xmpp_stanza_to_text(bundle, &xml, &len) == 0 && xml) {
+        rc = EVP_Digest(xml, len, md, &n, EVP_sha256(), NULL) == 1 ? 0 : -1;
+        xmpp_free(xmpp_stanza_get_context(bundle), xml);
+    }
+    return rc;
+}
+
+static int bundle_is_current(struct xu_omemo *o, const uint8_t *md)
+{
+    signal_buffer *b = NULL;
+    uint32_t when = 0;
+    int same;
+
+    if (xu_omemo_store_get(o->st, "published_bundle", &b) != 1)
+        return 0;
+    same = signal_buffer_len(b) == 32 && memcmp(signal_buffer_data(b), md, 32) == 0;
+    signal_buffer_free(b);
+    return same && xu_omemo_store_get_u32(o->st, "published_at", &when) == 1 &&
+           (uint32_t)time(NULL) - when < REPUBLISH_AFTER;
+}
+
+static void bundle_published(struct xu_omemo *o, const uint8_t *md)
+{
+    struct xu_error err = {0, ""};
+
+    if (xu_omemo_store_begin(o->st, &err) == 0) {
+        if (xu_omemo_store_put(o->st, "published_bundle", md, 32) ||
+            xu_omemo_store_put_u32(o->st, "published_at", (uint32_t)time(NULL)))
+            xu_omemo_store_rollback(o->st);
+        else
+            xu_omemo_store_commit(o->st, &err);
+    }
+}
+
 int xu_omemo_publish(struct xu_omemo *o, struct xu_session *s, struct xu_error *err)
 {
     xmpp_stanza_t *bundle = NULL, *list = NULL;
     uint32_t devs[MAX_DEVICES + 1];
+    uint8_t md[32];
     char node[96];
-    int rc, n, i;
+    int rc, n, i, digest;
 
     rc = fresh_bundle(o, s->ctx, &bundle, err);
     if (rc)
         return rc;
-    bundle_node(node, sizeof node, o->device_id);
-    rc = publish(s, node, bundle, 1, err);
-    if (rc)
-        return rc;
+    digest = bundle_digest(bundle, md) == 0;
+    if (digest && bundle_is_current(o, md)) {
+        xmpp_stanza_release(bundle);
+    } else {
+        bundle_node(node, sizeof node, o->device_id);
+        rc = publish(s, node, bundle, 1, err);
+        if (rc)
+            return rc;
+        if (digest)
+            bundle_published(o, md);
+    }
     rc = fetch(s, NULL, NODE_DEVICES, &list, NULL, 0, err);
     if (rc)
         return rc;
