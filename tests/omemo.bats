@@ -366,3 +366,17 @@ xomemo() {
 	[ "$(wc -l <<<"$after")" = 100 ] || fail "the new bundle does not have 100 prekeys"
 	[ "$(comm -23 <(echo "$before") <(echo "$after") | wc -l)" = 1 ] || fail "not exactly one prekey was replaced"
 }
+
+@test "omemo: xmpp-listen shows the decrypted text in the body and xml formats too" {
+	# one key store is one device: two listeners of it would race for each message
+	start_listen body --omemo --body -n 1 --kind message
+	start_peer b bob --count 0 --to "alice@$XU_DOMAIN" --send $'two\nlines'
+	wait_listen body
+	[ "$(cat "$BATS_TEST_TMPDIR/body.out")" = 'two\nlines' ] || fail "body format: $(cat "$BATS_TEST_TMPDIR/body.out")"
+	start_listen xml --omemo --format xml -n 1 --kind message
+	start_peer b bob --count 0 --to "alice@$XU_DOMAIN" --send "<in xml> & more"
+	wait_listen xml
+	xmllint --noout - <"$BATS_TEST_TMPDIR/xml.out" 2>/dev/null || fail "xml format does not parse"
+	grep -q "<body>&lt;in xml&gt; &amp; more</body>" "$BATS_TEST_TMPDIR/xml.out" ||
+		fail "xml format has not the decrypted body"
+}
