@@ -356,15 +356,16 @@ xomemo() {
 	q="<iq type='get' xmlns='jabber:client'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='eu.siacs.conversations.axolotl.bundles:$dev'/></pubsub></iq>"
 	xu_run_tool xmpp-bind -a alice --query "$q"
 	assert_status 0
-	before=$(grep -o "preKeyId=.[0-9]*" <<<"$output" | tr -dc '0-9\n' | sort -n)
+	before=$(grep -o "preKeyId=.[0-9]*" <<<"$output" | tr -dc '0-9\n' | sort)
 	[ "$(wc -l <<<"$before")" = 100 ] || fail "the bundle does not have 100 prekeys"
 	start_peer b bob --count 0 --to "alice@$XU_DOMAIN" --send "uses a prekey"
 	wait_listen l
 	ljq l '.[0].body == "uses a prekey"'
 	xu_run_tool xmpp-bind -a alice --query "$q"
-	after=$(grep -o "preKeyId=.[0-9]*" <<<"$output" | tr -dc '0-9\n' | sort -n)
+	after=$(grep -o "preKeyId=.[0-9]*" <<<"$output" | tr -dc '0-9\n' | sort)
 	[ "$(wc -l <<<"$after")" = 100 ] || fail "the new bundle does not have 100 prekeys"
-	[ "$(comm -23 <(echo "$before") <(echo "$after") | wc -l)" = 1 ] || fail "not exactly one prekey was replaced"
+	[ "$(comm -23 <(echo "$before") <(echo "$after") | wc -l)" = 1 ] || fail "not exactly one prekey was used up"
+	[ "$(comm -13 <(echo "$before") <(echo "$after") | wc -l)" = 1 ] || fail "not exactly one prekey was added"
 }
 
 @test "omemo: xmpp-listen shows the decrypted text in the body and xml formats too" {
