@@ -18,6 +18,7 @@
 #include "muc.h"
 #include "opts.h"
 #include "reconnect.h"
+#include "omemo_listen.h"
 #include "responder.h"
 #include "secret.h"
 #include "session.h"
@@ -31,7 +32,7 @@
 enum {
     O_FORMAT = 1000, O_BODY, O_COUNT, O_IDLE, O_KIND, O_TYPE, O_FROM, O_XPATH, O_ROOM,
     O_ROOM_PASSWORD_FILE, O_HISTORY, O_OWN, O_PRESENCE, O_STATUS, O_NO_PRESENCE,
-    O_RECONNECT, O_KEEPALIVE,
+    O_RECONNECT, O_KEEPALIVE, O_OMEMO,
 };
 
 static const struct xu_option listen_options[] = {
@@ -52,6 +53,7 @@ static const struct xu_option listen_options[] = {
     {"no-presence", 0, 0, O_NO_PRESENCE, NULL, "send no initial presence"},
     {"reconnect", 0, 0, O_RECONNECT, NULL, "reconnect (with backoff) after a drop"},
     {"keepalive", 0, XU_OPT_ARG, O_KEEPALIVE, "SECONDS", "ping after SECONDS of silence (60; 0: off)"},
+    {"omemo", 0, 0, O_OMEMO, NULL, "publish our OMEMO device and print OMEMO messages decrypted"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -77,6 +79,7 @@ struct listen_opts {
     int no_presence;
     int reconnect;
     double keepalive;
+    int omemo;
 };
 
 /* Everything one run needs, across reconnects. */
@@ -96,6 +99,7 @@ struct run {
     int done;                 /* --count reached, or standard output gone */
     int out_closed;           /* the reader of standard output went away */
     struct xu_error out_err;  /* a write error other than a closed pipe */
+    struct xu_omemo *omemo;   /* --omemo */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -163,6 +167,7 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
             return xu_error_set(err, code, "--format must be xml, json, text or body, not '%s'", arg);
         return 0;
     case O_BODY: lo->format = XU_FORMAT_BODY; return 0;
+    case O_OMEMO: lo->omemo = 1; return 0;
     case O_COUNT:
         if (xu_parse_uint(arg, 1, 1000000000, &lo->count) < 0)
             return xu_error_set(err, code, "--count must be a number from 1 to 1000000000, not '%s'", arg);
@@ -331,9 +336,24 @@ static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         return 1;
     if (!r->lo->own && is_own(r, st))
         return 1;
+    if (r->omemo) {
+        struct xu_omemo_view v;
+        int k = xu_omemo_view(r->omemo, &r->s, st, &v);
+
+        if (k < 0)
+            return 1; /* a key transport message: nothing to show */
+        if (k > 0) {
+            line = xu_filter_match(r->lo->filter, v.shown)
+                       ? xu_omemo_format_line(&v, r->lo->format, wall_now()) : NULL;
+            xu_omemo_view_free(&v);
+            xu_omemo_refresh(r->omemo, &r->s); /* replace a used prekey */
+            goto print;
+        }
+    }
     if (!xu_filter_match(r->lo->filter, st))
         return 1;
     line = xu_format_line(st, r->lo->format, wall_now());
+print:
     if (!line)
         return 1; /* nothing to show in this format (--body: no body) */
     if (xu_write_line(stdout, line, &closed, &r->out_err) != 0) {
@@ -427,6 +447,8 @@ static int connect_and_setup(struct run *r, struct xu_error *err)
         if (rc)
             return rc;
     }
+    if (r->omemo && (rc = xu_omemo_publish(r->omemo, &r->s, err)) != 0)
+        return rc;
     for (i = 0; i < r->lo->nrooms && !stop_signal; i++) {
         memset(&j, 0, sizeof j);
         j.room = r->lo->rooms[i].room;
@@ -629,6 +651,8 @@ static int check_usage(struct xu_opts *o, struct listen_opts *lo, int extra_args
         return xu_error_set(err, XU_EX_USAGE, "--room cannot be used with --component");
     if (lo->room_password_file && !lo->nrooms)
         return xu_error_set(err, XU_EX_USAGE, "--room-password-file needs --room");
+    if (lo->omemo && o->component)
+        return xu_error_set(err, XU_EX_USAGE, "--omemo needs a user account, not a component");
     if (lo->no_presence && (lo->show || lo->status))
         return xu_error_set(err, XU_EX_USAGE, "--no-presence conflicts with --presence and --status");
     return 0;
@@ -671,6 +695,8 @@ int main(int argc, char **argv)
         rc = xu_password_keep(&o, &err);
     if (rc == 0)
         rc = setup_signals(&err);
+    if (rc == 0 && lo.omemo)
+        rc = xu_omemo_open_account(&r.omemo, o.jid, &err);
     if (rc == 0) {
         srand((unsigned)(time(NULL) ^ getpid()));
         r.lo = &lo;
@@ -694,6 +720,7 @@ int main(int argc, char **argv)
     else if (stop_signal)
         rc = 0; /* asked to stop while connecting: nothing to close */
     xu_session_free(&r.s);
+    xu_omemo_free(r.omemo);
     xu_secret_free(r.room_password);
     listen_opts_free(&lo);
     xu_opts_free(&o);

@@ -11,6 +11,7 @@
 #include "message.h"
 #include "msg.h"
 #include "muc.h"
+#include "omemo_send.h"
 #include "opts.h"
 #include "secret.h"
 #include "stdfds.h"
@@ -22,12 +23,12 @@
 enum {
     O_MESSAGE = 1000, O_SUBJECT, O_TYPE, O_THREAD, O_LANG, O_MUC, O_NICK, O_ROOM_PASSWORD_FILE,
     O_NO_CREATE, O_LINES, O_XML, O_STRICT, O_RECEIPT, O_RATE, O_BATCH, O_MAX_SIZE,
-    O_ONE_PER_LINE, O_BUFFER, O_RETRY, O_FILE, O_FILE_NAME, O_FILE_TYPE,
+    O_ONE_PER_LINE, O_BUFFER, O_RETRY, O_FILE, O_FILE_NAME, O_FILE_TYPE, O_OMEMO,
 };
 
 struct send_opts {
     char *message, *subject, *type, *thread, *lang, *nick, *room_password_file;
-    int muc, no_create, lines, xml, strict, receipt, one_per_line;
+    int muc, no_create, lines, xml, strict, receipt, one_per_line, omemo;
     double rate, batch;
     unsigned long max_size, buffer;
     long retry;          /* -2: not given */
@@ -60,6 +61,7 @@ static const struct xu_option send_options[] = {
     {"file", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FILE, "PATH", "share PATH ('-': standard input) through the server's HTTP upload; repeatable"},
     {"file-name", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_NAME, "NAME", "the name to announce for the --file before it (needed for '-')"},
     {"file-type", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_TYPE, "TYPE", "the MIME type of the --file before it (default: from its content)"},
+    {"omemo", 0, 0, O_OMEMO, NULL, "encrypt end to end with OMEMO; fail if a recipient cannot decrypt it"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -139,6 +141,7 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     case O_STRICT: so->strict = 1; return 0;
     case O_RECEIPT: so->receipt = 1; return 0;
     case O_ONE_PER_LINE: so->one_per_line = 1; return 0;
+    case O_OMEMO: so->omemo = 1; return 0;
     case O_RATE:
         if (parse_rate(arg, &so->rate) < 0)
             return xu_error_set(err, code,
@@ -277,6 +280,14 @@ static int check_options(struct send_opts *so, struct xu_error *err)
     if (so->muc && so->type && strcmp(so->type, "groupchat") != 0 && given(so, O_TYPE))
         return xu_error_set(err, XU_EX_USAGE, "--muc posts to rooms (groupchat); --type %s does not go with it",
                             so->type);
+    if (so->omemo && so->xml)
+        return xu_error_set(err, given(so, O_OMEMO) ? XU_EX_USAGE : XU_EX_CONFIG,
+                            "--omemo does not go with --xml (the stanzas are sent as they are)");
+    /* the upload would be in clear on the HTTP server and its URL in the OOB
+     * element: encrypted files (XEP-0454) are not built yet */
+    if (so->omemo && so->nfiles)
+        return xu_error_set(err, given(so, O_OMEMO) ? XU_EX_USAGE : XU_EX_CONFIG,
+                            "--omemo does not go with --file yet (the file would be uploaded unencrypted)");
     if (so->retry == -2)
         so->retry = so->lines || so->xml ? -1 : 0;
     return 0;
@@ -331,6 +342,10 @@ static int check_recipients(const struct send_opts *so, const int *is_room, int 
         return xu_error_set(err, XU_EX_USAGE,
                             "--receipt does not work in rooms (XEP-0184 receipts are for one-to-one "
                             "messages)");
+    if (so->omemo && rooms)
+        return xu_error_set(err, XU_EX_USAGE,
+                            "--omemo is for one-to-one messages; rooms are not supported (yet): "
+                            "nothing was sent");
     if (!rooms && (given(so, O_NICK) || given(so, O_ROOM_PASSWORD_FILE) || given(so, O_NO_CREATE)))
         return xu_error_set(err, XU_EX_USAGE,
                             "--nick, --room-password-file and --no-create are for rooms (--muc)");
@@ -419,6 +434,7 @@ int main(int argc, char **argv)
         "   refused or its server's certificate not trusted)\n",
     };
     struct xu_deliver_cfg cfg;
+    struct xu_omemo_send os = {NULL, NULL, 0};
     struct xu_error err = {0, ""};
     struct xu_opts o;
     char **rcpt = NULL, *body = NULL, *subject = NULL, *room_pw = NULL, **urls = NULL;
@@ -490,9 +506,13 @@ int main(int argc, char **argv)
                 if (strlen(urls[i]) > cfg.max_size)
                     cfg.max_size = strlen(urls[i]);
         }
+        if (rc == 0 && so.omemo)
+            rc = o.component ? xu_error_set(&err, XU_EX_USAGE, "--omemo needs a user account, not a component")
+                             : xu_omemo_send_setup(&os, &cfg, o.jid, &err);
         if (rc == 0)
             rc = xu_deliver(&cfg, &err);
     }
+    xu_omemo_send_free(&os);
     for (i = 0; rcpt && i < nto; i++)
         free(rcpt[i]);
     free(rcpt);

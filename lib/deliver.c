@@ -622,7 +622,7 @@ static int send_text(struct engine *e, const char *body, struct xu_pos end)
     const struct xu_deliver_cfg *c = e->c;
     struct xu_message m = {NULL, NULL, body, c->subject, c->thread, c->lang};
     xmpp_stanza_t *st, *req;
-    int i;
+    int i, rc;
 
     for (i = 0; i < c->nto; i++) {
         m.to = c->to[i];
@@ -632,6 +632,10 @@ static int send_text(struct engine *e, const char *body, struct xu_pos end)
             return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
         if (c->noob && is_oob(c, body))
             add_oob(e->s.ctx, st, body);
+        if (c->wrap && (rc = c->wrap(&e->s, c->hook_ud, st, &e->s.err)) != 0) {
+            xmpp_stanza_release(st);
+            return rc;
+        }
         if (c->receipt && !c->is_room[i]) {
             req = receipt_request(e->s.ctx);
             xmpp_stanza_add_child(st, req);
@@ -976,6 +980,12 @@ static int session_up(struct engine *e)
             return rc;
         }
         xu_info("joined %s as '%s'", c->to[i], e->rooms[i].nick);
+    }
+    if (c->up && (rc = c->up(&e->s, c->hook_ud, &err)) != 0) {
+        if (!e->s.disconnected) /* a refusal is final, a broken connection is retried */
+            e->removed_fatal = 1;
+        xu_error_replace(&e->s.err, rc, "%s", err.msg);
+        return rc;
     }
     e->state = UP;
     e->outage = 0;

@@ -19,8 +19,11 @@
 
 #include <stddef.h>
 
+#include <strophe.h>
+
 #include "error.h"
 #include "opts.h"
+#include "session.h"
 
 enum xu_input {
     XU_INPUT_BODY,  /* one message: cfg->body */
@@ -58,6 +61,12 @@ struct xu_deliver_cfg {
     size_t buffer;         /* lines or stanzas held at most */
     long retry;            /* consecutive failed connection attempts retried; -1: no limit */
     int strict;            /* XU_INPUT_XML: read and check all input before sending */
+    /* optional hooks (e.g. OMEMO): up() runs on every new session once the
+     * rooms are joined, wrap() on every text message before it is sent; an
+     * error from either ends the run with its code (nothing more is sent) */
+    int (*up)(struct xu_session *s, void *ud, struct xu_error *err);
+    int (*wrap)(struct xu_session *s, void *ud, xmpp_stanza_t *msg, struct xu_error *err);
+    void *hook_ud;
 };
 
 /* Deliver everything. Returns 0 only when the server acknowledged every

@@ -54,6 +54,7 @@ static const char *const other_tool_keys[] = {
     "stdio", "iq", "query", "mode", "warn_days", "crit_days", "warn_ms", "crit_ms",
     "expect_mechanism", "forbid_mechanism", "expect_feature", "nagios", "prometheus",
     "ipv4", "ipv6", "body", "one_per_line", "parallel",
+    "omemo",
     NULL,
 };
 

@@ -106,6 +106,7 @@ _xu_write_prosody_config() {
 		modules_enabled = {
 			"roster"; "saslauth"; "tls"; "disco"; "ping"; "version";
 			"smacks"; "carbons"; "offline"; "posix"; "xu_test"; "xu_upload_test";
+			"pep"; "xu_stanza_log"; -- OMEMO (issue 16): device lists and bundles; messages logged whole
 		}
 		modules_disabled = { "s2s_auth_certs" }
 

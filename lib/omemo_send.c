@@ -1,0 +1,42 @@
+/* xmpp-send --omemo (see omemo_send.h). */
+#include <string.h>
+
+#include "omemo_send.h"
+
+static int up(struct xu_session *s, void *ud, struct xu_error *err)
+{
+    struct xu_omemo_send *os = ud;
+    int rc = xu_omemo_publish(os->omemo, s, err);
+
+    return rc ? rc : xu_omemo_prepare(os->omemo, s, os->to, os->nto, err);
+}
+
+static int wrap(struct xu_session *s, void *ud, xmpp_stanza_t *msg, struct xu_error *err)
+{
+    struct xu_omemo_send *os = ud;
+
+    return xu_omemo_encrypt(os->omemo, s, msg, err);
+}
+
+int xu_omemo_send_setup(struct xu_omemo_send *os, struct xu_deliver_cfg *cfg,
+                        const char *account_jid, struct xu_error *err)
+{
+    int rc;
+
+    memset(os, 0, sizeof *os);
+    rc = xu_omemo_open_account(&os->omemo, account_jid, err);
+    if (rc)
+        return rc;
+    os->to = cfg->to;
+    os->nto = cfg->nto;
+    cfg->up = up;
+    cfg->wrap = wrap;
+    cfg->hook_ud = os;
+    return 0;
+}
+
+void xu_omemo_send_free(struct xu_omemo_send *os)
+{
+    xu_omemo_free(os->omemo);
+    os->omemo = NULL;
+}
