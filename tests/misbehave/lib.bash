@@ -74,7 +74,7 @@ mb_expect() {
 	*:stream-error:system-shutdown) echo "75 ended the stream.*system-shutdown" ;;
 	*:stream-error:conflict) echo "75 (ended the stream|replaced this session).*conflict" ;;
 	*:stream-error:see-other-host) echo "69 ended the stream.*see-other-host" ;;
-	*:stream-error:invalid-namespace) echo "76 ended the stream.*invalid-namespace" ;;
+	*:stream-error:undefined-condition) echo "76 ended the stream.*undefined-condition" ;;
 	*:cut-after-proceed) echo "76 TLS negotiation with 127.0.0.1:[0-9]+ failed" ;;
 	*:tls-stall) echo "75 timed out after ${MB_T:-$MB_TIMEOUT} s during TLS negotiation" ;;
 	*:no-bind) echo "76 no <bind/> after authentication" ;;
