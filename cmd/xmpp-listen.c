@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catchup.h"
 #include "filter.h"
 #include "format.h"
 #include "jid.h"
@@ -29,7 +30,7 @@
 enum {
     O_FORMAT = 1000, O_BODY, O_COUNT, O_IDLE, O_KIND, O_TYPE, O_FROM, O_XPATH, O_ROOM,
     O_ROOM_PASSWORD_FILE, O_HISTORY, O_OWN, O_PRESENCE, O_STATUS, O_NO_PRESENCE,
-    O_RECONNECT, O_KEEPALIVE,
+    O_RECONNECT, O_KEEPALIVE, O_STATE, O_SINCE, O_MAX_CATCHUP,
 };
 
 static const struct xu_option listen_options[] = {
@@ -50,6 +51,9 @@ static const struct xu_option listen_options[] = {
     {"no-presence", 0, 0, O_NO_PRESENCE, NULL, "send no initial presence"},
     {"reconnect", 0, 0, O_RECONNECT, NULL, "reconnect (with backoff) after a drop"},
     {"keepalive", 0, XU_OPT_ARG, O_KEEPALIVE, "SECONDS", "ping after SECONDS of silence (60; 0: off)"},
+    {"state", 0, XU_OPT_ARG, O_STATE, "FILE", "remember the last archive id per archive; catch up from it"},
+    {"since", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_SINCE, "TIME|ID", "first catch up from the archive since TIME or after ID"},
+    {"max-catchup", 0, XU_OPT_ARG, O_MAX_CATCHUP, "N", "print at most N archived messages per archive and catch-up"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -75,6 +79,9 @@ struct listen_opts {
     int no_presence;
     int reconnect;
     double keepalive;
+    char *state_file;
+    char *since;
+    unsigned long max_catchup;
 };
 
 /* Everything one run needs, across reconnects. */
@@ -94,6 +101,7 @@ struct run {
     int done;                 /* --count reached, or standard output gone */
     int out_closed;           /* the reader of standard output went away */
     struct xu_error out_err;  /* a write error other than a closed pipe */
+    struct xu_catchup *cu;    /* archive catch-up and dedup (lib/catchup.c) */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -195,6 +203,16 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     case O_STATUS: return set(&lo->status, arg, err);
     case O_NO_PRESENCE: lo->no_presence = 1; return 0;
     case O_RECONNECT: lo->reconnect = 1; return 0;
+    case O_STATE: return set(&lo->state_file, arg, err);
+    case O_SINCE:
+        if (!*arg || strspn(arg, " \t\r\n") || strlen(arg) > 200 ||
+            strpbrk(arg, " \t\r\n\"'<>&"))
+            return xu_error_set(err, code, "--since must be a time (e.g. 2026-12-01T08:00:00Z) or an archive id, not '%s'", arg);
+        return set(&lo->since, arg, err);
+    case O_MAX_CATCHUP:
+        if (xu_parse_uint(arg, 1, 1000000000, &lo->max_catchup) < 0)
+            return xu_error_set(err, code, "--max-catchup must be a number from 1 to 1000000000, not '%s'", arg);
+        return 0;
     case O_KEEPALIVE:
         if (strcmp(arg, "0") == 0) {
             lo->keepalive = 0;
@@ -221,6 +239,8 @@ static void listen_opts_free(struct listen_opts *lo)
     free(lo->room_password_file);
     free(lo->show);
     free(lo->status);
+    free(lo->state_file);
+    free(lo->since);
 }
 
 /* ---- signals: a clean close, never an abrupt death ---- */
@@ -314,26 +334,23 @@ static int is_own(struct run *r, xmpp_stanza_t *st)
     return 0;
 }
 
-static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+/* Print one stanza, live or from the archive (called by lib/catchup.c in
+ * the order it decides). */
+static int emit(xmpp_stanza_t *st, const struct xu_origin *o, void *ud)
 {
     struct run *r = ud;
-    const char *kind = xu_stanza_kind(st), *type = xmpp_stanza_get_type(st);
     char *line;
     int closed = 0;
 
-    (void)conn;
-    if (r->done || !kind)
-        return 1;
-    /* answers to our own requests (keepalive, room configuration) */
-    if (strcmp(kind, "iq") == 0 && type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
-        return 1;
+    if (r->done)
+        return XU_EMIT_STOP;
     if (!r->lo->own && is_own(r, st))
-        return 1;
+        return XU_EMIT_SKIPPED;
     if (!xu_filter_match(r->lo->filter, st))
-        return 1;
-    line = xu_format_line(st, r->lo->format, wall_now());
+        return XU_EMIT_SKIPPED;
+    line = xu_format_line_from(st, r->lo->format, wall_now(), o->archive, o->id, o->archived);
     if (!line)
-        return 1; /* nothing to show in this format (--body: no body) */
+        return XU_EMIT_SKIPPED; /* nothing to show in this format (--body: no body) */
     if (xu_write_line(stdout, line, &closed, &r->out_err) != 0) {
         r->done = 1;
         r->out_closed = closed;
@@ -346,6 +363,21 @@ static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             r->done = 1;
     }
     free(line);
+    return r->done ? XU_EMIT_STOP : XU_EMIT_PRINTED;
+}
+
+static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct run *r = ud;
+    const char *kind = xu_stanza_kind(st), *type = xmpp_stanza_get_type(st);
+
+    (void)conn;
+    if (r->done || !kind)
+        return 1;
+    /* answers to our own requests (keepalive, room configuration, archive) */
+    if (strcmp(kind, "iq") == 0 && type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
+        return 1;
+    xu_catchup_live(r->cu, st);
     return 1;
 }
 
@@ -400,6 +432,7 @@ static void install_handlers(struct xu_session *s, void *ud)
 
     xmpp_handler_add(s->conn, on_stanza, NULL, NULL, NULL, r);
     xu_responder_install(s, &r->responder);
+    xu_catchup_session(r->cu, s);
 }
 
 static int connect_and_setup(struct run *r, struct xu_error *err)
@@ -417,6 +450,9 @@ static int connect_and_setup(struct run *r, struct xu_error *err)
     if (rc)
         return rc;
     xu_keepalive_start(&r->keepalive, &r->s, r->lo->keepalive);
+    rc = xu_catchup_before_presence(r->cu, err);
+    if (rc)
+        return rc;
     if (!r->s.is_component) {
         if (!r->lo->no_presence)
             send_presence(r, NULL);
@@ -437,6 +473,10 @@ static int connect_and_setup(struct run *r, struct xu_error *err)
             return rc;
         xu_info("joined %s as %s", r->lo->rooms[i].joined.room, r->lo->rooms[i].joined.nick);
     }
+    /* the gap from the archives, then what arrived live meanwhile */
+    rc = stop_signal ? 0 : xu_catchup_finish(r->cu, err);
+    if (rc)
+        return rc;
     /* listening has no deadline of its own; --timeout is watched by the loop */
     xu_session_set_deadline(&r->s, r->run_deadline > 0 ? r->run_deadline + CLOSE_GRACE + 1 : 0);
     r->connected_at = xu_now();
@@ -626,7 +666,34 @@ static int check_usage(struct xu_opts *o, struct listen_opts *lo, int extra_args
         return xu_error_set(err, XU_EX_USAGE, "--room-password-file needs --room");
     if (lo->no_presence && (lo->show || lo->status))
         return xu_error_set(err, XU_EX_USAGE, "--no-presence conflicts with --presence and --status");
+    if (o->component && (lo->state_file || lo->since))
+        return xu_error_set(err, XU_EX_USAGE, "--state and --since need an account, not --component");
+    if (lo->max_catchup && !lo->state_file && !lo->since && !lo->reconnect)
+        return xu_error_set(err, XU_EX_USAGE, "--max-catchup needs --state, --since or --reconnect");
     return 0;
+}
+
+static int make_catchup(struct run *r, struct xu_error *err)
+{
+    struct listen_opts *lo = r->lo;
+    struct xu_catchup_opts co;
+    const char **rooms = calloc(lo->nrooms + 1, sizeof *rooms);
+    size_t i;
+    int rc;
+
+    if (!rooms)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    for (i = 0; i < lo->nrooms; i++)
+        rooms[i] = lo->rooms[i].room;
+    memset(&co, 0, sizeof co);
+    co.enabled = lo->reconnect || lo->state_file || lo->since;
+    co.state_file = lo->state_file;
+    co.since = lo->since;
+    co.max = lo->max_catchup;
+    co.own = lo->own;
+    rc = xu_catchup_new(&co, rooms, lo->nrooms, emit, r, &r->cu, err);
+    free(rooms);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -664,9 +731,11 @@ int main(int argc, char **argv)
         rc = xu_password_keep(&o, &err);
     if (rc == 0)
         rc = setup_signals(&err);
+    r.lo = &lo;
+    if (rc == 0)
+        rc = make_catchup(&r, &err);
     if (rc == 0) {
         srand((unsigned)(time(NULL) ^ getpid()));
-        r.lo = &lo;
         r.conn_opts = o;
         /* one connection attempt: the configured timeout (default 30 s);
          * --timeout given here is the listening time and caps it */
@@ -687,6 +756,7 @@ int main(int argc, char **argv)
     else if (stop_signal)
         rc = 0; /* asked to stop while connecting: nothing to close */
     xu_session_free(&r.s);
+    xu_catchup_free(r.cu);
     xu_secret_free(r.room_password);
     listen_opts_free(&lo);
     xu_opts_free(&o);

@@ -54,6 +54,8 @@ _xu_make_certs() {
 	# Prosody looks certificates up by host name in the certificates directory.
 	cp "$d/$XU_DOMAIN.crt" "$d/conference.$XU_DOMAIN.crt"
 	cp "$d/$XU_DOMAIN.key" "$d/conference.$XU_DOMAIN.key"
+	cp "$d/$XU_DOMAIN.crt" "$d/noarchive.$XU_DOMAIN.crt"
+	cp "$d/$XU_DOMAIN.key" "$d/noarchive.$XU_DOMAIN.key"
 	export XU_CA=$d/ca.crt XU_CA_KEY=$d/ca.key XU_SERVER_CERT=$d/$XU_DOMAIN.crt
 	# "AB:CD:..." as openssl prints it
 	XU_SERVER_FINGERPRINT=$(openssl x509 -noout -fingerprint -sha256 -in "$XU_SERVER_CERT" | sed 's/^.*=//')
@@ -96,13 +98,27 @@ _xu_write_prosody_config() {
 		modules_enabled = {
 			"roster"; "saslauth"; "tls"; "disco"; "ping"; "version";
 			"smacks"; "carbons"; "offline"; "posix"; "xu_test";
+			"mam";
 		}
 		modules_disabled = { "s2s_auth_certs" }
+		-- message archives (XEP-0313) for the account and the rooms: kept,
+		-- every message, large enough for the catch-up tests (issue 15)
+		archive_expires_after = "never"
+		default_archive_policy = true
+		storage_archive_item_limit = 1000000
+		max_archive_query_results = 250
 
 		VirtualHost "$XU_DOMAIN"
 
 		Component "$XU_MUC" "muc"
 			restrict_room_creation = false
+			modules_enabled = { "muc_mam" }
+			muc_log_by_default = true
+			muc_log_all_rooms = true
+
+		-- a host without an archive (issue 15: the "no archive" note)
+		VirtualHost "noarchive.$XU_DOMAIN"
+			modules_disabled = { "mam" }
 
 		Component "$XU_COMPONENT"
 			component_secret = "$XU_COMPONENT_SECRET"
@@ -123,6 +139,8 @@ _xu_write_client_config() {
 				printf '\naccount %s\njid %s@%s\npassword %s\n' "$u" "$u" "$XU_DOMAIN" "$(xu_password "$u")"
 			done
 			printf '\naccount default : alice\n'
+			# the same password on the host without an archive (issue 15)
+			printf '\naccount noarchive\njid erin@noarchive.%s\npassword %s\n' "$XU_DOMAIN" "$(xu_password erin)"
 		} >"$XU_CONFIG"
 	)
 	chmod 600 "$XU_CONFIG"
@@ -295,6 +313,9 @@ xu_server_setup() {
 					</dev/null >>"$XU_TMP/prosodyctl.log" 2>&1 3>&- &
 				reg_pids+=("$!")
 			done
+			prosodyctl --config "$XU_PROSODY_CONFIG" register erin "noarchive.$XU_DOMAIN" "$(xu_password erin)" \
+				</dev/null >>"$XU_TMP/prosodyctl.log" 2>&1 3>&- &
+			reg_pids+=("$!")
 			wait "${reg_pids[@]}" || true
 			for u in $XU_USERS; do
 				[ -f "$XU_TMP/data/${XU_DOMAIN//./%2e}/accounts/$u.dat" ] ||
