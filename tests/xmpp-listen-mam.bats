@@ -194,3 +194,58 @@ check_list() {
 		[ $(($(bodies "$d/k.out" "$kind" | wc -l) - n)) -le 1 ] || fail "$kind: more than the one crash-window repeat"
 	done
 }
+
+# listen_sport NAME: the local port of the listener's connection.
+listen_sport() {
+	ss -tnpH state established "( dport = :$XU_C2S_PORT )" | grep "pid=$(listen_pid "$1")," |
+		awk '{print $3}' | sed 's/.*://' | head -n 1
+}
+
+@test "--reconnect across ss -K while a flood runs: no gap, no duplicate (account and room)" {
+	local d=$BATS_TEST_TMPDIR room="cut-$TOKEN@$XU_MUC" n=500 sport
+	mkroom "$room"
+	start_listen rc -a carol --reconnect --room "$room/watcher" --format json --kind message
+	mampeer flood alice flood --prefix "$TOKEN" --count "$n" --to "carol@$XU_DOMAIN" --muc "$room" \
+		--pause 0.004 --progress "$d/flood.progress" --timeout 120
+	wait_progress flood 150
+	sport=$(listen_sport rc)
+	[ -n "$sport" ] || fail "cannot find the connection of xmpp-listen"
+	ss -K "( dport = :$XU_C2S_PORT and sport = :$sport )" >/dev/null 2>&1 || true
+	wait_stderr rc 'reconnected as' 40
+	mampeer_wait flood
+	wait_lines rc "\"$TOKEN [ur][0-9]+\"" $((2 * n)) 90
+	stop_listen rc
+	[ "$lstatus" = 0 ] || fail "exit $lstatus"
+	check_sequence "$d/rc.out" u "$n"
+	check_sequence "$d/rc.out" r "$n"
+	# the gap came from the archives
+	[ "$(jq -s --arg p "$TOKEN " 'map(select(.archived and (.body // "" | startswith($p)))) | length' "$d/rc.out")" -gt 0 ] ||
+		fail "nothing came from the archive"
+}
+
+@test "the server restarted mid-flood: what the archives hold is printed, once each, in order" {
+	local d=$BATS_TEST_TMPDIR room="rs-$TOKEN@$XU_MUC" n=500
+	mkroom "$room"
+	start_listen rs -a carol --reconnect --room "$room/watcher" --format json --kind message
+	mampeer flood alice flood --prefix "$TOKEN" --count "$n" --to "carol@$XU_DOMAIN" --muc "$room" \
+		--pause 0.004 --progress "$d/flood.progress" --timeout 120
+	wait_progress flood 150
+	xu_server_restart
+	# the sender lost its connection too; a second one goes on after a gap
+	mampeer_wait flood any
+	mampeer flood2 alice flood --prefix "$TOKEN" --count 100 --start 1001 --to "carol@$XU_DOMAIN" \
+		--muc "$room" --timeout 60
+	mampeer_wait flood2
+	wait_stderr rs 'reconnected as' 60
+	dump carol "$TOKEN" >"$d/archive.u"
+	dump carol "$TOKEN" "$room" >"$d/archive.r"
+	[ "$(grep -c "^$TOKEN u" "$d/archive.u")" -ge 200 ] || fail "the archive holds only $(wc -l <"$d/archive.u")"
+	wait_lines rs "\"$TOKEN [ur]1100\"" 2 90
+	stop_listen rs
+	[ "$lstatus" = 0 ] || fail "exit $lstatus"
+	bodies "$d/rs.out" u >"$d/got.u"
+	bodies "$d/rs.out" r >"$d/got.r"
+	cmp -s "$d/archive.u" "$d/got.u" || fail "account: printed differs from the archive: $(diff "$d/archive.u" "$d/got.u" | head -5 | tr '\n' ' ')"
+	cmp -s "$d/archive.r" "$d/got.r" || fail "room: printed differs from the archive: $(diff "$d/archive.r" "$d/got.r" | head -5 | tr '\n' ' ')"
+	[ "$(sort "$d/got.u" | uniq -d | wc -l)" = 0 ] || fail "duplicates"
+}
