@@ -9,6 +9,8 @@
 #include "listen_state.h"
 #include "mam.h"
 #include "msg.h"
+#include "stanza_in.h"
+#include "stanza_out.h"
 
 
 #define NS_DELAY "urn:xmpp:delay"
@@ -145,8 +147,10 @@ struct archive {
     unsigned long taken; /* printed from the archive in this session */
 };
 
+/* A live stanza held back, serialised: it may outlive its connection (a drop
+ * during the catch-up), and is printed after the next one's catch-up. */
 struct held {
-    xmpp_stanza_t *st;
+    char *xml;
     size_t archive; /* index, or (size_t)-1 */
     char *id;
     int dead;       /* the catch-up printed it */
@@ -268,7 +272,7 @@ static void drop_held(struct xu_catchup *cu)
     size_t i;
 
     for (i = 0; i < cu->nh; i++) {
-        xmpp_stanza_release(cu->h[i].st);
+        free(cu->h[i].xml);
         free(cu->h[i].id);
     }
     cu->nh = 0;
@@ -524,8 +528,22 @@ static void note_no_archive(struct archive *a, const char *condition)
             "disconnected may be missed there", shown, condition);
 }
 
-/* Fetch everything after the archive's point, page by page. */
+static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_error *err);
+
+/* Fetch everything after the archive's point, page by page. Each page has
+ * its own deadline; the time the catch-up takes is added to the session's
+ * deadline for setting up (a long gap is not a slow server). */
 static int catch_up(struct xu_catchup *cu, struct archive *a, struct xu_error *err)
+{
+    double saved = cu->s->deadline, t0 = xu_now();
+    int rc = catch_up_pages(cu, a, err);
+
+    if (cu->s->conn)
+        xu_session_set_deadline(cu->s, saved > 0 ? saved + (xu_now() - t0) : 0);
+    return rc;
+}
+
+static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_error *err)
 {
     struct xu_mam_query q;
     struct xu_mam_page page;
@@ -545,6 +563,7 @@ static int catch_up(struct xu_catchup *cu, struct archive *a, struct xu_error *e
         q.start = a->id ? NULL : a->since;
         q.max = cu->o.page;
         xu_error_clear(&e);
+        xu_session_set_deadline(cu->s, xu_now() + PAGE_TIMEOUT + 1);
         rc = xu_mam_page(cu->s, &q, xu_now() + PAGE_TIMEOUT, on_item, &ic, &page, &e);
         if (rc == XU_EX_UNAVAILABLE && page.condition[0]) {
             if (strcmp(page.condition, "item-not-found") == 0 && a->id) {
@@ -632,6 +651,8 @@ static int flush(struct xu_catchup *cu)
 {
     size_t i;
     struct held *h;
+    struct xu_error e = {0, ""};
+    xmpp_stanza_t *st;
     char *key;
     int r = XU_EMIT_SKIPPED;
 
@@ -646,7 +667,11 @@ static int flush(struct xu_catchup *cu)
             continue;
         }
         free(key);
-        r = cu->emit(h->st, &(struct xu_origin){h->archive != (size_t)-1 ? cu->a[h->archive].jid : NULL, h->id, 0}, cu->ud);
+        st = NULL;
+        if (xu_stanza_from_string(cu->s->ctx, h->xml, &st, &e) != 0 || !st)
+            continue; /* cannot happen: we wrote it */
+        r = cu->emit(st, &(struct xu_origin){h->archive != (size_t)-1 ? cu->a[h->archive].jid : NULL, h->id, 0}, cu->ud);
+        xmpp_stanza_release(st);
         if (h->archive != (size_t)-1)
             record(cu, &cu->a[h->archive], h->id);
         if (r == XU_EMIT_STOP)
@@ -734,7 +759,11 @@ int xu_catchup_live(struct xu_catchup *cu, xmpp_stanza_t *st)
             cu->h = nh;
             cu->caph = cu->caph ? cu->caph * 2 : 64;
         }
-        cu->h[cu->nh].st = xmpp_stanza_clone(st);
+        cu->h[cu->nh].xml = xu_stanza_xml_line(st);
+        if (!cu->h[cu->nh].xml) {
+            free(key);
+            return XU_EMIT_SKIPPED;
+        }
         cu->h[cu->nh].archive = id ? ai : (size_t)-1;
         cu->h[cu->nh].id = id ? strdup(id) : NULL;
         cu->h[cu->nh].dead = 0;

@@ -249,3 +249,83 @@ listen_sport() {
 	cmp -s "$d/archive.r" "$d/got.r" || fail "room: printed differs from the archive: $(diff "$d/archive.r" "$d/got.r" | head -5 | tr '\n' ' ')"
 	[ "$(sort "$d/got.u" | uniq -d | wc -l)" = 0 ] || fail "duplicates"
 }
+
+@test "no archive on the server: one note on stderr, and live messages are printed as before" {
+	local d=$BATS_TEST_TMPDIR
+	xu_needs_server prosody "the host without an archive is set up for Prosody only"
+	start_listen na -a noarchive --reconnect --state "$d/state" --format json --kind message
+	wait_stderr na 'keeps no message archive'
+	xsend -a alice -m "live $TOKEN" "erin@noarchive.$XU_DOMAIN"
+	assert_status 0
+	wait_lines na "live $TOKEN" 1 20
+	stop_listen na
+	[ "$lstatus" = 0 ] || fail "exit $lstatus"
+	[ "$(grep -c 'keeps no message archive' "$d/na.err")" = 1 ] || fail "the note is not given exactly once"
+	jq -e --arg b "live $TOKEN" 'select(.body == $b) | .archived == false and .archive_id == null' "$d/na.out" >/dev/null ||
+		fail "$(cat "$d/na.out")"
+}
+
+@test "--since TIME and --since ID catch up on demand; --max-catchup cuts with a note; bad values are refused" {
+	local d=$BATS_TEST_TMPDIR t0 id
+	t0=$(date -u +%Y-%m-%dT%H:%M:%SZ -d '-2 seconds')
+	mampeer s alice flood --prefix "$TOKEN" --count 5 --to "dave@$XU_DOMAIN" --timeout 30
+	mampeer_wait s
+	xu_run_tool xmpp-listen -a dave --since "$t0" --format json --kind message \
+		--xpath "starts-with(//body,'$TOKEN ')" -n 5 --timeout 20
+	assert_status 0
+	echo "$output" >"$d/since.out"
+	check_sequence "$d/since.out" u 5
+	jq -se 'all(.[]; .archived and .archive == "dave@xu.test" and (.delay | test("^[0-9]{4}-")))' "$d/since.out" >/dev/null ||
+		fail "not marked as archived: $output"
+	# xml: the archived message stays a message, with its archive id and delay
+	id=$(jq -r --arg b "$TOKEN u2" 'select(.body == $b) | .archive_id' "$d/since.out")
+	jq -r --arg b "$TOKEN u2" 'select(.body == $b) | .xml' "$d/since.out" >"$d/u2.xml"
+	[ "$(xmllint --xpath 'local-name(/*)' "$d/u2.xml")" = message ] || fail "not a message: $(cat "$d/u2.xml")"
+	[ "$(xmllint --xpath "string(/*/*[local-name()='stanza-id']/@id)" "$d/u2.xml")" = "$id" ] || fail "no stanza-id"
+	[ "$(xmllint --xpath "string(/*/*[local-name()='delay']/@from)" "$d/u2.xml")" = "dave@xu.test" ] || fail "no delay from the archive"
+	# after the id of the second: the third, fourth and fifth
+	xu_run_tool xmpp-listen -a dave --since "$id" --format text --kind message \
+		--xpath "starts-with(//body,'$TOKEN ')" -n 3 --timeout 20
+	assert_status 0
+	[ "$(printf '%s\n' "$output" | sed 's/.*: //')" = "$(printf '[archive] %s\n' "$TOKEN u3" "$TOKEN u4" "$TOKEN u5")" ] ||
+		fail "--since ID printed: $output"
+	# --max-catchup 2: two, then a note that it cut
+	xu_run_tool xmpp-listen -a dave --since "$t0" --max-catchup 2 --format body --kind message \
+		--xpath "starts-with(//body,'$TOKEN ')" --timeout 3
+	assert_status 0
+	[ "$output" = "$(printf '%s\n' "$TOKEN u1" "$TOKEN u2")" ] || fail "--max-catchup 2 printed: $output"
+	grep -q -- '--max-catchup 2: the catch-up of dave@xu.test stopped after 2 messages' "$BATS_TEST_TMPDIR/tool.err" ||
+		fail "no note: $(cat "$BATS_TEST_TMPDIR/tool.err")"
+	# an id the archive does not have
+	xu_run_tool xmpp-listen -a dave --since "no-such-id-$TOKEN" --timeout 10
+	assert_status 65
+	grep -q "has no message with id 'no-such-id-$TOKEN'" "$BATS_TEST_TMPDIR/tool.err" || fail "$(cat "$BATS_TEST_TMPDIR/tool.err")"
+	xu_run_tool xmpp-listen -a dave --since "a b"
+	assert_status 64
+	xu_run_tool xmpp-listen -a dave --max-catchup 5
+	assert_status 64
+	printf 'garbage\n' >"$d/bad.state"
+	xu_run_tool xmpp-listen -a dave --state "$d/bad.state"
+	assert_status 65
+	grep -q 'bad.state: line 1' "$BATS_TEST_TMPDIR/tool.err" || fail "$(cat "$BATS_TEST_TMPDIR/tool.err")"
+}
+
+@test "a 20,000-message catch-up of a room streams page by page: all printed in order, memory bounded" {
+	xu_skip_under_valgrind "20,000 archived messages outrun valgrind"
+	local d=$BATS_TEST_TMPDIR room="big-$TOKEN@$XU_MUC" n=20000 t0 hwm rc=0
+	mkroom "$room"
+	t0=$(date -u +%Y-%m-%dT%H:%M:%SZ -d '-2 seconds')
+	mampeer big alice flood --prefix "$TOKEN" --count "$n" --muc "$room" --timeout 300
+	mampeer_wait big
+	"$XU_PYTHON" "$XU_TESTS_DIR/bin/maxrss.py" "$d/rss" $(_wrap) "$XU_BIN/xmpp-listen" -a carol \
+		--room "$room/big" --since "$t0" --format body -n "$n" --timeout 240 \
+		--xpath "starts-with(//body,'$TOKEN ')" >"$d/big.out" 2>"$d/big.err" </dev/null 3>&- || rc=$?
+	hwm=$(cat "$d/rss")
+	sed 's/^/# /' "$d/big.err"
+	[ "$rc" = 0 ] || fail "exit $rc"
+	seq 1 "$n" | sed "s/^/$TOKEN r/" | cmp -s - "$d/big.out" || fail "lost, repeated or reordered: $(wc -l <"$d/big.out") lines"
+	echo "# peak RSS of a $n-message catch-up: $hwm kB" >&3
+	if ! grep -q __asan_init "$XU_BIN/xmpp-listen"; then
+		[ "$hwm" -lt 16384 ] || fail "peak RSS $hwm kB"
+	fi
+}
