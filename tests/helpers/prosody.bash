@@ -89,7 +89,7 @@ _xu_write_prosody_config() {
 		c2s_require_encryption = true
 		allow_registration = false
 		authentication = "internal_hashed"
-		storage = "internal"
+		default_storage = "internal"
 		certificates = "$XU_TMP/certs"
 		ssl = {
 			certificate = "$XU_TMP/certs/$XU_DOMAIN.crt";
@@ -107,6 +107,10 @@ _xu_write_prosody_config() {
 		default_archive_policy = true
 		storage_archive_item_limit = 1000000
 		max_archive_query_results = 250
+		-- archives in SQLite (as a real deployment would): the internal store
+		-- reads a whole archive for every page
+		storage = { archive = "sql"; muc_log = "sql" }
+		sql = { driver = "SQLite3"; database = "$XU_TMP/data/prosody.sqlite" }
 
 		VirtualHost "$XU_DOMAIN"
 
