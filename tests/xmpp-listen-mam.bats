@@ -12,6 +12,17 @@ load helpers/common
 
 MAMPEER=$XU_TESTS_DIR/bin/mam-peer.py
 
+# The server archives an account's messages once its preferences say so
+# (tests/helpers/prosody.bash): on for the accounts here.
+setup_file() {
+	local u
+	for u in carol dave; do
+		XU_PEER_PASSWORD=$(xu_password "$u") "$XU_PYTHON" "$XU_TESTS_DIR/bin/mam-peer.py" prefs \
+			--default always --jid "$u@$XU_DOMAIN" --timeout 30 </dev/null 3>&- 2>/dev/null ||
+			{ echo "cannot set the archiving preferences of $u" >&2; return 1; }
+	done
+}
+
 setup() {
 	xu_require_tool xmpp-listen
 	TOKEN="m$(_xu_rand 4)"

@@ -17,6 +17,9 @@ log in (or the connection was lost).
       Create ROOM as a persistent room (it and its archive outlive its
       occupants), then leave it.
 
+  prefs --default always|never|roster
+      Set the account's archiving preferences (XEP-0313 <prefs/>).
+
   dump --prefix P [--muc ROOM]
       Page through the account's archive (or ROOM's) with XEP-0313 and print
       the body of every archived message that starts with P, in archive order.
@@ -125,9 +128,10 @@ class Peer(ClientXMPP):
             q = ET.Element("{%s}query" % NS_MUC_OWNER)
             x = ET.SubElement(q, "{jabber:x:data}x", type="submit")
             if a.cmd == "mkroom":
+                # archiving: the server's default (Prosody muc_log_all_rooms,
+                # ejabberd default_room_options mam)
                 for var, value in (("FORM_TYPE", NS_MUC + "#roomconfig"),
-                                   ("muc#roomconfig_persistentroom", "1"),
-                                   ("muc#roomconfig_enablearchiving", "1")):
+                                   ("muc#roomconfig_persistentroom", "1")):
                     f = ET.SubElement(x, "{jabber:x:data}field", var=var)
                     ET.SubElement(f, "{jabber:x:data}value").text = value
             iq.append(q)
@@ -167,6 +171,15 @@ class Peer(ClientXMPP):
             with open(a.progress, "w") as f:
                 f.write("done\n")
 
+    async def do_prefs(self):
+        iq = self.Iq()
+        iq["type"] = "set"
+        p = ET.Element("{%s}prefs" % NS_MAM, default=self.args.default)
+        ET.SubElement(p, "{%s}always" % NS_MAM)
+        ET.SubElement(p, "{%s}never" % NS_MAM)
+        iq.append(p)
+        await iq.send(timeout=30)
+
     async def do_dump(self):
         a = self.args
         after = None
@@ -199,7 +212,7 @@ class Peer(ClientXMPP):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["flood", "dump", "mkroom"])
+    p.add_argument("cmd", choices=["flood", "dump", "mkroom", "prefs"])
     p.add_argument("--jid", required=True)
     p.add_argument("--password-env", default="XU_PEER_PASSWORD")
     p.add_argument("--host", default=os.environ.get("XU_HOST", "127.0.0.1"))
@@ -214,6 +227,7 @@ def main():
     p.add_argument("--start", type=int, default=1)
     p.add_argument("--pause", type=float, default=0.0)
     p.add_argument("--progress")
+    p.add_argument("--default", default="always")
     args = p.parse_args()
     password = os.environ.get(args.password_env)
     if password is None:
