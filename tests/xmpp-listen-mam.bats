@@ -307,10 +307,13 @@ listen_sport() {
 	[ "$output" = "$(printf '%s\n' "$TOKEN u1" "$TOKEN u2")" ] || fail "--max-catchup 2 printed: $output"
 	grep -q -- '--max-catchup 2: the catch-up of dave@xu.test stopped after 2 messages' "$BATS_TEST_TMPDIR/tool.err" ||
 		fail "no note: $(cat "$BATS_TEST_TMPDIR/tool.err")"
-	# an id the archive does not have
-	xu_run_tool xmpp-listen -a dave --since "no-such-id-$TOKEN" --timeout 10
-	assert_status 65
-	grep -q "has no message with id 'no-such-id-$TOKEN'" "$BATS_TEST_TMPDIR/tool.err" || fail "$(cat "$BATS_TEST_TMPDIR/tool.err")"
+	# an id the archive does not know (Prosody says item-not-found; ejabberd
+	# answers with an empty page, which cannot be told from "nothing after it")
+	if [ "$XU_SERVER" = prosody ]; then
+		xu_run_tool xmpp-listen -a dave --since "no-such-id-$TOKEN" --timeout 10
+		assert_status 65
+		grep -q "has no message with id 'no-such-id-$TOKEN'" "$BATS_TEST_TMPDIR/tool.err" || fail "$(cat "$BATS_TEST_TMPDIR/tool.err")"
+	fi
 	xu_run_tool xmpp-listen -a dave --since "a b"
 	assert_status 64
 	xu_run_tool xmpp-listen -a dave --max-catchup 5
