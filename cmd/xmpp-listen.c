@@ -466,7 +466,7 @@ static int connect_and_setup(struct run *r, struct xu_error *err)
         j.room = r->lo->rooms[i].room;
         j.nick = r->lo->rooms[i].nick;
         j.password = r->room_password;
-        j.history = r->lo->history;
+        j.history = xu_catchup_room_history(r->cu, j.room, r->lo->history);
         j.retry_nick = 1; /* e.g. our previous session still in the room */
         rc = xu_muc_join(&r->s, &j, &r->lo->rooms[i].joined, err);
         if (rc)
@@ -691,6 +691,7 @@ static int make_catchup(struct run *r, struct xu_error *err)
     co.since = lo->since;
     co.max = lo->max_catchup;
     co.own = lo->own;
+    co.deadline = r->run_deadline;
     rc = xu_catchup_new(&co, rooms, lo->nrooms, emit, r, &r->cu, err);
     free(rooms);
     return rc;
@@ -732,8 +733,6 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = setup_signals(&err);
     r.lo = &lo;
-    if (rc == 0)
-        rc = make_catchup(&r, &err);
     if (rc == 0) {
         srand((unsigned)(time(NULL) ^ getpid()));
         r.conn_opts = o;
@@ -749,7 +748,9 @@ int main(int argc, char **argv)
         r.responder.name = "xmpp-listen";
         r.responder.version = XU_VERSION;
         r.responder.features = features;
-        rc = connect_and_setup(&r, &err);
+        rc = make_catchup(&r, &err);
+        if (rc == 0)
+            rc = connect_and_setup(&r, &err);
     }
     if (rc == 0)
         rc = listen_loop(&r, &err);

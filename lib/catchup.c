@@ -551,6 +551,7 @@ static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_er
     struct xu_error e = {0, ""};
     char shown[300], id[300];
     unsigned long before = a->taken;
+    double until;
     int rc;
 
     if (a->none || !a->jid || a->cut)
@@ -563,8 +564,11 @@ static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_er
         q.start = a->id ? NULL : a->since;
         q.max = cu->o.page;
         xu_error_clear(&e);
-        xu_session_set_deadline(cu->s, xu_now() + PAGE_TIMEOUT + 1);
-        rc = xu_mam_page(cu->s, &q, xu_now() + PAGE_TIMEOUT, on_item, &ic, &page, &e);
+        until = xu_now() + PAGE_TIMEOUT;
+        if (cu->o.deadline > 0 && cu->o.deadline < until)
+            until = cu->o.deadline;
+        xu_session_set_deadline(cu->s, until + 1);
+        rc = xu_mam_page(cu->s, &q, until, on_item, &ic, &page, &e);
         if (rc == XU_EX_UNAVAILABLE && page.condition[0]) {
             if (strcmp(page.condition, "item-not-found") == 0 && a->id) {
                 xu_sanitize_terminal(id, sizeof id, a->id);
@@ -704,6 +708,18 @@ int xu_catchup_finish(struct xu_catchup *cu, struct xu_error *err)
     if (rc == 0)
         flush(cu);
     return rc;
+}
+
+int xu_catchup_room_history(const struct xu_catchup *cu, const char *room, int history)
+{
+    size_t i;
+
+    if (!cu->o.enabled)
+        return history;
+    for (i = 1; i < cu->na; i++)
+        if (xu_jid_bare_equal(cu->a[i].jid, room))
+            return cu->a[i].have && !cu->a[i].none ? 0 : history;
+    return history;
 }
 
 /* ---- live stanzas ---- */

@@ -39,6 +39,7 @@ struct xu_catchup_opts {
     unsigned long max;      /* --max-catchup, 0: no limit */
     int own;                /* --own: also our own messages from the archive */
     int page;               /* messages per page asked for (0: 250) */
+    double deadline;        /* absolute xu_now() time no catch-up runs past; 0: none */
 };
 
 struct xu_catchup;
@@ -51,6 +52,11 @@ void xu_catchup_free(struct xu_catchup *cu);
 void xu_catchup_session(struct xu_catchup *cu, struct xu_session *s);
 int xu_catchup_before_presence(struct xu_catchup *cu, struct xu_error *err);
 int xu_catchup_finish(struct xu_catchup *cu, struct xu_error *err);
+
+/* The room history to ask for when joining `room`: 0 when its catch-up
+ * will fetch the gap (history would repeat what was printed before),
+ * else `history`. */
+int xu_catchup_room_history(const struct xu_catchup *cu, const char *room, int history);
 
 /* One incoming stanza: a result of our archive queries is consumed, a live
  * one held back while a catch-up runs, dropped if already printed, else
