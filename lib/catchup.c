@@ -195,24 +195,19 @@ static void iso_utc(double t, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* A --since value that is a time: XEP-0082 date-time. */
-static int is_time(const char *s)
+int xu_catchup_is_time(const char *s)
 {
     struct tm tm;
     const char *p;
 
     memset(&tm, 0, sizeof tm);
     p = strptime(s, "%Y-%m-%dT%H:%M", &tm);
-    if (!p)
+    if (!p || p - s != 16 || *p != ':' || p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9')
         return 0;
-    if (*p == ':') {
-        if (p[1] < '0' || p[1] > '9' || p[2] < '0' || p[2] > '9')
-            return 0;
-        p += 3;
-        if (*p == '.')
-            for (p++; *p >= '0' && *p <= '9'; p++)
-                ;
-    }
+    p += 3;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
     if (*p == 'Z')
         return p[1] == '\0';
     return (*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':';
@@ -246,7 +241,7 @@ int xu_catchup_new(const struct xu_catchup_opts *o, const char *const *rooms, si
         }
     }
     if (o->since) {
-        if (is_time(o->since))
+        if (xu_catchup_is_time(o->since))
             cu->since_time = strdup(o->since);
         else
             cu->since_id = strdup(o->since);
@@ -549,7 +544,7 @@ static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_er
     struct xu_mam_page page;
     struct item_ctx ic = {cu, a, 0};
     struct xu_error e = {0, ""};
-    char shown[300], id[300];
+    char shown[300], id[300], after[1024];
     unsigned long before = a->taken;
     double until;
     int rc;
@@ -559,8 +554,10 @@ static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_er
     xu_sanitize_terminal(shown, sizeof shown, a->jid);
     for (;;) {
         memset(&q, 0, sizeof q);
+        /* a copy: the items of the page move a->id on */
+        snprintf(after, sizeof after, "%s", a->id ? a->id : "");
         q.archive = a->is_room ? a->jid : NULL;
-        q.after_id = a->id;
+        q.after_id = a->id ? after : NULL;
         q.start = a->id ? NULL : a->since;
         q.max = cu->o.page;
         xu_error_clear(&e);
@@ -606,10 +603,14 @@ static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_er
             anchor_now(cu, a, wall_now());
             return 0;
         }
-        if (page.items && page.last[0] && (!a->id || strcmp(a->id, page.last) != 0))
-            record(cu, a, page.last);
         if (page.complete || page.items == 0 || !page.last[0])
             break;
+        if (strcmp(after, page.last) == 0) {
+            xu_warn("the archive of %s gave the same page twice; catch-up stopped", shown);
+            break;
+        }
+        if (!a->id || strcmp(a->id, page.last) != 0)
+            record(cu, a, page.last);
     }
     if (a->taken > before)
         xu_info("caught up with %s: %lu messages from the archive", shown, a->taken - before);

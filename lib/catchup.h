@@ -44,6 +44,10 @@ struct xu_catchup_opts {
 
 struct xu_catchup;
 
+/* 1 if a --since value is a time (XEP-0082 date-time with seconds and a
+ * zone, e.g. 2026-12-01T08:00:00Z), 0 if it is to be taken as an archive id. */
+int xu_catchup_is_time(const char *s);
+
 /* Loads the state file. *out NULL on error. rooms: the bare room JIDs. */
 int xu_catchup_new(const struct xu_catchup_opts *o, const char *const *rooms, size_t nrooms,
                    xu_emit_fn emit, void *ud, struct xu_catchup **out, struct xu_error *err);
