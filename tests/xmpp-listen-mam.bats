@@ -264,7 +264,9 @@ listen_sport() {
 @test "no archive on the server: one note on stderr, and live messages are printed as before" {
 	local d=$BATS_TEST_TMPDIR
 	xu_needs_server prosody "the host without an archive is set up for Prosody only"
-	start_listen na -a noarchive --reconnect --state "$d/state" --format json --kind message
+	# erin@noarchive.* (tests/helpers/prosody.bash) has erin's password
+	(umask 077 && xu_password erin >"$d/erin.pw")
+	start_listen na --jid "erin@noarchive.$XU_DOMAIN" --password-file "$d/erin.pw" --reconnect --state "$d/state" --format json --kind message
 	wait_stderr na 'keeps no message archive'
 	xsend -a alice -m "live $TOKEN" "erin@noarchive.$XU_DOMAIN"
 	assert_status 0

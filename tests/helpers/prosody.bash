@@ -145,8 +145,6 @@ _xu_write_client_config() {
 				printf '\naccount %s\njid %s@%s\npassword %s\n' "$u" "$u" "$XU_DOMAIN" "$(xu_password "$u")"
 			done
 			printf '\naccount default : alice\n'
-			# the same password on the host without an archive (issue 15)
-			printf '\naccount noarchive\njid erin@noarchive.%s\npassword %s\n' "$XU_DOMAIN" "$(xu_password erin)"
 		} >"$XU_CONFIG"
 	)
 	chmod 600 "$XU_CONFIG"
