@@ -320,6 +320,12 @@ listen_sport() {
 	assert_status 64
 	xu_run_tool xmpp-listen -a dave --max-catchup 5
 	assert_status 64
+	# --state keeps the lines of archives this run does not use
+	printf '# kept\nother-room@%s id some-id\n' "$XU_MUC" >"$d/keep.state"
+	xu_run_tool xmpp-listen -a dave --state "$d/keep.state" --kind message --xpath "contains(//body,'$TOKEN')" --timeout 2
+	grep -q "^other-room@$XU_MUC id some-id\$" "$d/keep.state" || fail "lost a line: $(cat "$d/keep.state")"
+	grep -Eq "^dave@xu.test (id|since) " "$d/keep.state" || fail "no point for dave: $(cat "$d/keep.state")"
+	[ "$(stat -c %a "$d/keep.state")" = 600 ] || fail "not 0600"
 	printf 'garbage\n' >"$d/bad.state"
 	xu_run_tool xmpp-listen -a dave --state "$d/bad.state"
 	assert_status 65
