@@ -454,9 +454,6 @@ static int connect_and_setup(struct run *r, struct xu_error *err)
     if (rc)
         return rc;
     xu_keepalive_start(&r->keepalive, &r->s, r->lo->keepalive);
-    rc = xu_catchup_before_presence(r->cu, err);
-    if (rc)
-        return rc;
     if (!r->s.is_component) {
         if (!r->lo->no_presence)
             send_presence(r, NULL);

@@ -142,7 +142,6 @@ struct archive {
     char *id;
     char *since;
     int none;        /* it said it keeps no archive */
-    int phase1;      /* the account's catch-up ran before the presence */
     int cut;         /* --max-catchup cut this session's catch-up */
     unsigned long taken; /* printed from the archive in this session */
 };
@@ -408,7 +407,6 @@ void xu_catchup_session(struct xu_catchup *cu, struct xu_session *s)
     if (!cu->o.enabled)
         return;
     for (i = 0; i < cu->na; i++) {
-        cu->a[i].phase1 = 0;
         cu->a[i].cut = 0;
         cu->a[i].taken = 0;
     }
@@ -639,19 +637,6 @@ static int probe(struct xu_catchup *cu, struct archive *a, struct xu_error *err)
     return 0;
 }
 
-int xu_catchup_before_presence(struct xu_catchup *cu, struct xu_error *err)
-{
-    struct archive *a = &cu->a[0];
-
-    if (!cu->holding || !a->have || a->none)
-        return 0;
-    /* before the presence: the server then sends no offline copies of what
-     * the archive gives us (Prosody), and nothing is stored offline behind
-     * our back meanwhile that the second pass would not fetch */
-    a->phase1 = 1;
-    return catch_up(cu, a, err);
-}
-
 static int flush(struct xu_catchup *cu)
 {
     size_t i;
@@ -698,7 +683,12 @@ int xu_catchup_finish(struct xu_catchup *cu, struct xu_error *err)
         a = &cu->a[i];
         if (a->none)
             continue;
-        if (a->have && (a->is_room || a->phase1)) {
+        /* after the presence, also for the account: Prosody sends no offline
+         * copies to a session that queried the archive before, and what the
+         * account does not archive (its preferences) would then be lost;
+         * the offline copies of what it does archive are held back and
+         * dropped by archive id */
+        if (a->have) {
             rc = catch_up(cu, a, err);
         } else {
             rc = probe(cu, a, err);

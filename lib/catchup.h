@@ -8,9 +8,8 @@
  * one note on stderr and nothing else changes.
  *
  * Use: xu_catchup_new once; per connection xu_catchup_session (in the
- * session's ready callback), xu_catchup_before_presence (after the session
- * opened, before the initial presence), xu_catchup_finish (after presence
- * and room joins); every incoming stanza goes through xu_catchup_live. */
+ * session's ready callback) and xu_catchup_finish (after the presence and
+ * the room joins); every incoming stanza goes through xu_catchup_live. */
 #ifndef XU_CATCHUP_H
 #define XU_CATCHUP_H
 
@@ -54,7 +53,6 @@ int xu_catchup_new(const struct xu_catchup_opts *o, const char *const *rooms, si
 void xu_catchup_free(struct xu_catchup *cu);
 
 void xu_catchup_session(struct xu_catchup *cu, struct xu_session *s);
-int xu_catchup_before_presence(struct xu_catchup *cu, struct xu_error *err);
 int xu_catchup_finish(struct xu_catchup *cu, struct xu_error *err);
 
 /* The room history to ask for when joining `room`: 0 when its catch-up

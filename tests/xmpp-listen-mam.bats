@@ -356,3 +356,19 @@ listen_sport() {
 		[ "$hwm" -lt 16384 ] || fail "peak RSS $hwm kB"
 	fi
 }
+
+@test "--state on an account that does not archive: what the server kept offline is still printed (nothing lost to the catch-up)" {
+	local d=$BATS_TEST_TMPDIR
+	# bob's archiving preferences are the server's default here: never
+	start_listen nb -a bob --state "$d/state" --format json --kind message --xpath "contains(//body,'$TOKEN')"
+	stop_listen nb
+	xsend -a alice -m "offline $TOKEN" "bob@$XU_DOMAIN"
+	assert_status 0
+	start_listen nb -a bob --state "$d/state" --format json --kind message --xpath "contains(//body,'$TOKEN')"
+	wait_lines nb "offline $TOKEN" 1 20
+	stop_listen nb
+	[ "$lstatus" = 0 ] || fail "exit $lstatus"
+	[ "$(grep -c "offline $TOKEN" "$d/nb.out")" = 1 ] || fail "printed $(grep -c "offline $TOKEN" "$d/nb.out") times"
+	jq -e --arg b "offline $TOKEN" 'select(.body == $b) | .archived == false and (.delay != null)' "$d/nb.out" >/dev/null ||
+		fail "$(cat "$d/nb.out")"
+}
