@@ -251,6 +251,10 @@ int xu_catchup_new(const struct xu_catchup_opts *o, const char *const *rooms, si
     }
     if (o->state_file) {
         rc = xu_listen_state_load(&cu->state, o->state_file, err);
+        /* written once now: a state that cannot be kept is an error at the
+         * start, not a warning after the first message */
+        if (rc == 0)
+            rc = xu_listen_state_save(&cu->state, err);
         if (rc) {
             xu_catchup_free(cu);
             return rc;

@@ -326,6 +326,8 @@ listen_sport() {
 	grep -q "^other-room@$XU_MUC id some-id\$" "$d/keep.state" || fail "lost a line: $(cat "$d/keep.state")"
 	grep -Eq "^dave@xu.test (id|since) " "$d/keep.state" || fail "no point for dave: $(cat "$d/keep.state")"
 	[ "$(stat -c %a "$d/keep.state")" = 600 ] || fail "not 0600"
+	xu_run_tool xmpp-listen -a dave --state "$d/no/such/dir/state"
+	assert_status 74
 	printf 'garbage\n' >"$d/bad.state"
 	xu_run_tool xmpp-listen -a dave --state "$d/bad.state"
 	assert_status 65
