@@ -180,6 +180,7 @@ check_list() {
 	mampeer flood alice flood --prefix "$TOKEN" --count "$n" --to "carol@$XU_DOMAIN" --muc "$room" \
 		--pause 0.004 --progress "$d/flood.progress" --timeout 120
 	wait_progress flood 150
+	wait_lines k "\"$TOKEN u[0-9]+\"" 1 30
 	kill -KILL "$(listen_pid k)"
 	wait "$(listen_pid k)" || true
 	cp "$d/k.out" "$d/first.out"
@@ -250,12 +251,16 @@ listen_sport() {
 	wait_stderr rs 'reconnected as' 60
 	dump carol "$TOKEN" >"$d/archive.u"
 	dump carol "$TOKEN" "$room" >"$d/archive.r"
-	[ "$(grep -c "^$TOKEN u" "$d/archive.u")" -ge 200 ] || fail "the archive holds only $(wc -l <"$d/archive.u")"
+	# the first flood got some in before the restart (how many depends on the
+	# machine's load), the second its 100
+	[ "$(grep -c "^$TOKEN u" "$d/archive.u")" -gt 100 ] || fail "the archive holds only $(wc -l <"$d/archive.u")"
 	wait_lines rs "\"$TOKEN [ur]1100\"" 2 90
 	stop_listen rs
 	[ "$lstatus" = 0 ] || fail "exit $lstatus"
 	bodies "$d/rs.out" u >"$d/got.u"
 	bodies "$d/rs.out" r >"$d/got.r"
+	echo "# archived: $(wc -l <"$d/archive.u") to the account, $(wc -l <"$d/archive.r") to the room" >&3
+	cmp -s "$d/archive.u" "$d/got.u" && cmp -s "$d/archive.r" "$d/got.r" || sed 's/^/# stderr: /' "$d/rs.err"
 	cmp -s "$d/archive.u" "$d/got.u" || fail "account: printed differs from the archive: $(diff "$d/archive.u" "$d/got.u" | head -5 | tr '\n' ' ')"
 	cmp -s "$d/archive.r" "$d/got.r" || fail "room: printed differs from the archive: $(diff "$d/archive.r" "$d/got.r" | head -5 | tr '\n' ' ')"
 	[ "$(sort "$d/got.u" | uniq -d | wc -l)" = 0 ] || fail "duplicates"
