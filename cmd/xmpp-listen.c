@@ -205,13 +205,8 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     case O_RECONNECT: lo->reconnect = 1; return 0;
     case O_STATE: return set(&lo->state_file, arg, err);
     case O_SINCE:
-        if (!*arg || strspn(arg, " \t\r\n") || strlen(arg) > 200 ||
-            strpbrk(arg, " \t\r\n\"'<>&"))
-            return xu_error_set(err, code, "--since must be a time (e.g. 2026-12-01T08:00:00Z) or an archive id, not '%s'", arg);
-        /* what looks like a date must be a whole one, not become an id */
-        if (strlen(arg) >= 10 && arg[4] == '-' && arg[7] == '-' && strspn(arg, "0123456789") == 4 &&
-            !xu_catchup_is_time(arg))
-            return xu_error_set(err, code, "--since: a time needs a date, a time of day and a zone, e.g. 2026-12-01T08:00:00Z or 2026-12-01T09:00:00+01:00, not '%s'", arg);
+        if (xu_catchup_check_since(arg, code, err))
+            return err->code;
         return set(&lo->since, arg, err);
     case O_MAX_CATCHUP:
         if (xu_parse_uint(arg, 1, 1000000000, &lo->max_catchup) < 0)

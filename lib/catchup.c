@@ -212,6 +212,16 @@ int xu_catchup_is_time(const char *s)
     return (*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':';
 }
 
+int xu_catchup_check_since(const char *arg, int code, struct xu_error *err)
+{
+    if (!*arg || strlen(arg) > 200 || strpbrk(arg, " \t\r\n\"'<>&"))
+        return xu_error_set(err, code, "--since must be a time (e.g. 2026-12-01T08:00:00Z) or an archive id, not '%s'", arg);
+    if (strlen(arg) >= 10 && arg[4] == '-' && arg[7] == '-' && strspn(arg, "0123456789") == 4 &&
+        !xu_catchup_is_time(arg))
+        return xu_error_set(err, code, "--since: a time needs a date, a time of day and a zone, e.g. 2026-12-01T08:00:00Z or 2026-12-01T09:00:00+01:00, not '%s'", arg);
+    return 0;
+}
+
 int xu_catchup_new(const struct xu_catchup_opts *o, const char *const *rooms, size_t nrooms,
                    xu_emit_fn emit, void *ud, struct xu_catchup **out, struct xu_error *err)
 {

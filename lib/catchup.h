@@ -47,6 +47,11 @@ struct xu_catchup;
  * zone, e.g. 2026-12-01T08:00:00Z), 0 if it is to be taken as an archive id. */
 int xu_catchup_is_time(const char *s);
 
+/* Check a --since value: a time, or something that can be an archive id
+ * (no spaces or markup, at most 200 bytes; what looks like a date must be a
+ * whole time). Returns 0, or `code` with err set. */
+int xu_catchup_check_since(const char *arg, int code, struct xu_error *err);
+
 /* Loads the state file. *out NULL on error. rooms: the bare room JIDs. */
 int xu_catchup_new(const struct xu_catchup_opts *o, const char *const *rooms, size_t nrooms,
                    xu_emit_fn emit, void *ud, struct xu_catchup **out, struct xu_error *err);
