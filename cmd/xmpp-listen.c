@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catchup.h"
 #include "filter.h"
 #include "format.h"
 #include "jid.h"
@@ -32,7 +33,7 @@
 enum {
     O_FORMAT = 1000, O_BODY, O_COUNT, O_IDLE, O_KIND, O_TYPE, O_FROM, O_XPATH, O_ROOM,
     O_ROOM_PASSWORD_FILE, O_HISTORY, O_OWN, O_PRESENCE, O_STATUS, O_NO_PRESENCE,
-    O_RECONNECT, O_KEEPALIVE, O_OMEMO,
+    O_RECONNECT, O_KEEPALIVE, O_OMEMO, O_STATE, O_SINCE, O_MAX_CATCHUP,
 };
 
 static const struct xu_option listen_options[] = {
@@ -54,6 +55,9 @@ static const struct xu_option listen_options[] = {
     {"reconnect", 0, 0, O_RECONNECT, NULL, "reconnect (with backoff) after a drop"},
     {"keepalive", 0, XU_OPT_ARG, O_KEEPALIVE, "SECONDS", "ping after SECONDS of silence (60; 0: off)"},
     {"omemo", 0, 0, O_OMEMO, NULL, "publish our OMEMO device and print OMEMO messages decrypted"},
+    {"state", 0, XU_OPT_ARG, O_STATE, "FILE", "remember the last archive id per archive; catch up from it"},
+    {"since", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_SINCE, "TIME|ID", "first catch up from the archive since TIME or after ID"},
+    {"max-catchup", 0, XU_OPT_ARG, O_MAX_CATCHUP, "N", "print at most N archived messages per archive and catch-up"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -80,6 +84,9 @@ struct listen_opts {
     int reconnect;
     double keepalive;
     int omemo;
+    char *state_file;
+    char *since;
+    unsigned long max_catchup;
 };
 
 /* Everything one run needs, across reconnects. */
@@ -100,6 +107,7 @@ struct run {
     int out_closed;           /* the reader of standard output went away */
     struct xu_error out_err;  /* a write error other than a closed pipe */
     struct xu_omemo *omemo;   /* --omemo */
+    struct xu_catchup *cu;    /* archive catch-up and dedup (lib/catchup.c) */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -202,6 +210,15 @@ static int apply(void *state, int id, const char *arg, int from_config, struct x
     case O_STATUS: return set(&lo->status, arg, err);
     case O_NO_PRESENCE: lo->no_presence = 1; return 0;
     case O_RECONNECT: lo->reconnect = 1; return 0;
+    case O_STATE: return set(&lo->state_file, arg, err);
+    case O_SINCE:
+        if (xu_catchup_check_since(arg, code, err))
+            return err->code;
+        return set(&lo->since, arg, err);
+    case O_MAX_CATCHUP:
+        if (xu_parse_uint(arg, 1, 1000000000, &lo->max_catchup) < 0)
+            return xu_error_set(err, code, "--max-catchup must be a number from 1 to 1000000000, not '%s'", arg);
+        return 0;
     case O_KEEPALIVE:
         if (strcmp(arg, "0") == 0) {
             lo->keepalive = 0;
@@ -228,6 +245,8 @@ static void listen_opts_free(struct listen_opts *lo)
     free(lo->room_password_file);
     free(lo->show);
     free(lo->status);
+    free(lo->state_file);
+    free(lo->since);
 }
 
 /* ---- signals: a clean close, never an abrupt death ---- */
@@ -321,27 +340,24 @@ static int is_own(struct run *r, xmpp_stanza_t *st)
     return 0;
 }
 
-static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+/* Print one stanza, live or from the archive (called by lib/catchup.c in
+ * the order it decides). */
+static int emit(xmpp_stanza_t *st, const struct xu_origin *o, void *ud)
 {
     struct run *r = ud;
-    const char *kind = xu_stanza_kind(st), *type = xmpp_stanza_get_type(st);
     char *line;
     int closed = 0;
 
-    (void)conn;
-    if (r->done || !kind)
-        return 1;
-    /* answers to our own requests (keepalive, room configuration) */
-    if (strcmp(kind, "iq") == 0 && type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
-        return 1;
+    if (r->done)
+        return XU_EMIT_STOP;
     if (!r->lo->own && is_own(r, st))
-        return 1;
+        return XU_EMIT_SKIPPED;
     if (r->omemo) {
         struct xu_omemo_view v;
         int k = xu_omemo_view(r->omemo, &r->s, st, &v);
 
         if (k < 0)
-            return 1; /* a key transport message: nothing to show */
+            return XU_EMIT_SKIPPED; /* a key transport message: nothing to show */
         if (k > 0) {
             line = xu_filter_match(r->lo->filter, v.shown)
                        ? xu_omemo_format_line(&v, r->lo->format, wall_now()) : NULL;
@@ -351,11 +367,11 @@ static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         }
     }
     if (!xu_filter_match(r->lo->filter, st))
-        return 1;
-    line = xu_format_line(st, r->lo->format, wall_now());
+        return XU_EMIT_SKIPPED;
+    line = xu_format_line_from(st, r->lo->format, wall_now(), o->archive, o->id, o->archived);
 print:
     if (!line)
-        return 1; /* nothing to show in this format (--body: no body) */
+        return XU_EMIT_SKIPPED; /* nothing to show in this format (--body: no body) */
     if (xu_write_line(stdout, line, &closed, &r->out_err) != 0) {
         r->done = 1;
         r->out_closed = closed;
@@ -368,6 +384,21 @@ print:
             r->done = 1;
     }
     free(line);
+    return r->done ? XU_EMIT_STOP : XU_EMIT_PRINTED;
+}
+
+static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    struct run *r = ud;
+    const char *kind = xu_stanza_kind(st), *type = xmpp_stanza_get_type(st);
+
+    (void)conn;
+    if (r->done || !kind)
+        return 1;
+    /* answers to our own requests (keepalive, room configuration, archive) */
+    if (strcmp(kind, "iq") == 0 && type && (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
+        return 1;
+    xu_catchup_live(r->cu, st);
     return 1;
 }
 
@@ -422,6 +453,7 @@ static void install_handlers(struct xu_session *s, void *ud)
 
     xmpp_handler_add(s->conn, on_stanza, NULL, NULL, NULL, r);
     xu_responder_install(s, &r->responder);
+    xu_catchup_session(r->cu, s);
 }
 
 static int connect_and_setup(struct run *r, struct xu_error *err)
@@ -454,13 +486,17 @@ static int connect_and_setup(struct run *r, struct xu_error *err)
         j.room = r->lo->rooms[i].room;
         j.nick = r->lo->rooms[i].nick;
         j.password = r->room_password;
-        j.history = r->lo->history;
+        j.history = xu_catchup_room_history(r->cu, j.room, r->lo->history);
         j.retry_nick = 1; /* e.g. our previous session still in the room */
         rc = xu_muc_join(&r->s, &j, &r->lo->rooms[i].joined, err);
         if (rc)
             return rc;
         xu_info("joined %s as %s", r->lo->rooms[i].joined.room, r->lo->rooms[i].joined.nick);
     }
+    /* the gap from the archives, then what arrived live meanwhile */
+    rc = stop_signal ? 0 : xu_catchup_finish(r->cu, err);
+    if (rc)
+        return rc;
     /* listening has no deadline of its own; --timeout is watched by the loop */
     xu_session_set_deadline(&r->s, r->run_deadline > 0 ? r->run_deadline + CLOSE_GRACE + 1 : 0);
     r->connected_at = xu_now();
@@ -655,7 +691,35 @@ static int check_usage(struct xu_opts *o, struct listen_opts *lo, int extra_args
         return xu_error_set(err, XU_EX_USAGE, "--omemo needs a user account, not a component");
     if (lo->no_presence && (lo->show || lo->status))
         return xu_error_set(err, XU_EX_USAGE, "--no-presence conflicts with --presence and --status");
+    if (o->component && (lo->state_file || lo->since))
+        return xu_error_set(err, XU_EX_USAGE, "--state and --since need an account, not --component");
+    if (lo->max_catchup && !lo->state_file && !lo->since && !lo->reconnect)
+        return xu_error_set(err, XU_EX_USAGE, "--max-catchup needs --state, --since or --reconnect");
     return 0;
+}
+
+static int make_catchup(struct run *r, struct xu_error *err)
+{
+    struct listen_opts *lo = r->lo;
+    struct xu_catchup_opts co;
+    const char **rooms = calloc(lo->nrooms + 1, sizeof *rooms);
+    size_t i;
+    int rc;
+
+    if (!rooms)
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    for (i = 0; i < lo->nrooms; i++)
+        rooms[i] = lo->rooms[i].room;
+    memset(&co, 0, sizeof co);
+    co.enabled = lo->reconnect || lo->state_file || lo->since;
+    co.state_file = lo->state_file;
+    co.since = lo->since;
+    co.max = lo->max_catchup;
+    co.own = lo->own;
+    co.deadline = r->run_deadline;
+    rc = xu_catchup_new(&co, rooms, lo->nrooms, emit, r, &r->cu, err);
+    free(rooms);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -697,9 +761,9 @@ int main(int argc, char **argv)
         rc = setup_signals(&err);
     if (rc == 0 && lo.omemo)
         rc = xu_omemo_open_account(&r.omemo, o.jid, &err);
+    r.lo = &lo;
     if (rc == 0) {
         srand((unsigned)(time(NULL) ^ getpid()));
-        r.lo = &lo;
         r.conn_opts = o;
         /* one connection attempt: the configured timeout (default 30 s);
          * --timeout given here is the listening time and caps it */
@@ -713,7 +777,9 @@ int main(int argc, char **argv)
         r.responder.name = "xmpp-listen";
         r.responder.version = XU_VERSION;
         r.responder.features = features;
-        rc = connect_and_setup(&r, &err);
+        rc = make_catchup(&r, &err);
+        if (rc == 0)
+            rc = connect_and_setup(&r, &err);
     }
     if (rc == 0)
         rc = listen_loop(&r, &err);
@@ -721,6 +787,7 @@ int main(int argc, char **argv)
         rc = 0; /* asked to stop while connecting: nothing to close */
     xu_session_free(&r.s);
     xu_omemo_free(r.omemo);
+    xu_catchup_free(r.cu);
     xu_secret_free(r.room_password);
     listen_opts_free(&lo);
     xu_opts_free(&o);

@@ -130,7 +130,12 @@ static char *oob_url(xmpp_stanza_t *st)
     return x ? child_text(x, "url") : NULL;
 }
 
-static char *json_line(xmpp_stanza_t *st, double received)
+struct origin {
+    const char *archive, *id;
+    int archived;
+};
+
+static char *json_line(xmpp_stanza_t *st, double received, const struct origin *og)
 {
     int msg = is_kind(st, "message"), pres = is_kind(st, "presence");
     char *body = msg ? child_text(st, "body") : NULL;
@@ -162,6 +167,11 @@ static char *json_line(xmpp_stanza_t *st, double received)
                                                         ? error_condition(st)
                                                         : NULL));
         json_object_set_new(o, "xml", str_or_null(xml));
+        if (og) {
+            json_object_set_new(o, "archive", str_or_null(og->archive));
+            json_object_set_new(o, "archive_id", str_or_null(og->id));
+            json_object_set_new(o, "archived", json_boolean(og->archived));
+        }
         /* compact: JSON escapes newlines inside strings, so one object is one line */
         out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     }
@@ -290,7 +300,7 @@ static void describe_payload(struct buf *b, xmpp_stanza_t *st)
         }
 }
 
-static char *text_line(xmpp_stanza_t *st, double received)
+static char *text_line(xmpp_stanza_t *st, double received, int archived)
 {
     struct buf b = {NULL, 0, 0, 0};
     const char *kind = xu_stanza_kind(st), *type = xu_stanza_type(st);
@@ -313,6 +323,8 @@ static char *text_line(xmpp_stanza_t *st, double received)
     puts_(&b, " ");
     put_for_terminal(&b, from ? from : "(server)");
     puts_(&b, ":");
+    if (archived)
+        puts_(&b, " [archive]");
     if (kind && strcmp(kind, "message") == 0) {
         body = child_text(st, "body");
         subject = child_text(st, "subject");
@@ -360,12 +372,26 @@ static char *text_line(xmpp_stanza_t *st, double received)
     return done(&b);
 }
 
+char *xu_format_line_from(xmpp_stanza_t *stanza, enum xu_format fmt, double received,
+                          const char *archive, const char *archive_id, int archived)
+{
+    struct origin og = {archive, archive_id, archived};
+
+    switch (fmt) {
+    case XU_FORMAT_XML: return xu_stanza_xml_line(stanza);
+    case XU_FORMAT_JSON: return json_line(stanza, received, &og);
+    case XU_FORMAT_TEXT: return text_line(stanza, received, archived);
+    case XU_FORMAT_BODY: return body_line(stanza);
+    }
+    return NULL;
+}
+
 char *xu_format_line(xmpp_stanza_t *stanza, enum xu_format fmt, double received)
 {
     switch (fmt) {
     case XU_FORMAT_XML: return xu_stanza_xml_line(stanza);
-    case XU_FORMAT_JSON: return json_line(stanza, received);
-    case XU_FORMAT_TEXT: return text_line(stanza, received);
+    case XU_FORMAT_JSON: return json_line(stanza, received, NULL);
+    case XU_FORMAT_TEXT: return text_line(stanza, received, 0);
     case XU_FORMAT_BODY: return body_line(stanza);
     }
     return NULL;

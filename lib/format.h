@@ -22,6 +22,14 @@ int xu_format_parse(const char *name, enum xu_format *out);
  * out of memory. */
 char *xu_format_line(xmpp_stanza_t *stanza, enum xu_format fmt, double received);
 
+/* The same with where the stanza came from (xmpp-listen's catch-up): json
+ * gets "archive" (the archive's JID), "archive_id" (its XEP-0359 id) and
+ * "archived" (true: fetched from the archive, false: live); text marks an
+ * archived message with "[archive]". xml and body are unchanged (an archived
+ * message carries its <delay/> and <stanza-id/> in the stanza itself). */
+char *xu_format_line_from(xmpp_stanza_t *stanza, enum xu_format fmt, double received,
+                          const char *archive, const char *archive_id, int archived);
+
 /* The XEP-0203 delay stamp of the stanza, or NULL (not copied). */
 const char *xu_stanza_delay(xmpp_stanza_t *stanza);
 

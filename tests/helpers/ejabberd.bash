@@ -126,9 +126,13 @@ _ej_write_config() {
 		    access_persistent: muc_create
 		    access_admin: none
 		    history_size: 20
+		    default_room_options:
+		      mam: true
 		  mod_offline:
 		    access_max_user_messages: max_user_offline_messages
 		  mod_ping: {}
+		  mod_mam:
+		    default: never
 		  mod_roster: {}
 		  mod_stream_mgmt: {}
 		  mod_version:

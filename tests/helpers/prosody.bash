@@ -57,6 +57,8 @@ _xu_make_certs() {
 	# Prosody looks certificates up by host name in the certificates directory.
 	cp "$d/$XU_DOMAIN.crt" "$d/conference.$XU_DOMAIN.crt"
 	cp "$d/$XU_DOMAIN.key" "$d/conference.$XU_DOMAIN.key"
+	cp "$d/$XU_DOMAIN.crt" "$d/noarchive.$XU_DOMAIN.crt"
+	cp "$d/$XU_DOMAIN.key" "$d/noarchive.$XU_DOMAIN.key"
 	export XU_CA=$d/ca.crt XU_CA_KEY=$d/ca.key XU_SERVER_CERT=$d/$XU_DOMAIN.crt
 	# "AB:CD:..." as openssl prints it
 	XU_SERVER_FINGERPRINT=$(openssl x509 -noout -fingerprint -sha256 -in "$XU_SERVER_CERT" | sed 's/^.*=//')
@@ -97,7 +99,7 @@ _xu_write_prosody_config() {
 		c2s_require_encryption = true
 		allow_registration = false
 		authentication = "internal_hashed"
-		storage = "internal"
+		default_storage = "internal"
 		certificates = "$XU_TMP/certs"
 		ssl = {
 			certificate = "$XU_TMP/certs/$XU_DOMAIN.crt";
@@ -107,13 +109,33 @@ _xu_write_prosody_config() {
 			"roster"; "saslauth"; "tls"; "disco"; "ping"; "version";
 			"smacks"; "carbons"; "offline"; "posix"; "xu_test"; "xu_upload_test";
 			"pep"; "xu_stanza_log"; -- OMEMO (issue 16): device lists and bundles; messages logged whole
+			"mam";
 		}
 		modules_disabled = { "s2s_auth_certs" }
+		-- message archives (XEP-0313) for the accounts and the rooms (issue 15):
+		-- kept, large enough for the catch-up tests; an account archives only
+		-- once its preferences say so (tests/xmpp-listen-mam.bats turns it on for
+		-- its accounts): archiving every message slows the floods of other suites
+		archive_expires_after = "never"
+		default_archive_policy = false
+		storage_archive_item_limit = 1000000
+		max_archive_query_results = 250
+		-- archives in SQLite (as a real deployment would): the internal store
+		-- reads a whole archive for every page
+		storage = { archive = "sql"; muc_log = "sql" }
+		sql = { driver = "SQLite3"; database = "$XU_TMP/data/prosody.sqlite" }
 
 		VirtualHost "$XU_DOMAIN"
 
 		Component "$XU_MUC" "muc"
 			restrict_room_creation = false
+			modules_enabled = { "muc_mam" }
+			muc_log_by_default = true
+			muc_log_all_rooms = true
+
+		-- a host without an archive (issue 15: the "no archive" note)
+		VirtualHost "noarchive.$XU_DOMAIN"
+			modules_disabled = { "mam" }
 
 		Component "$XU_COMPONENT"
 			component_secret = "$XU_COMPONENT_SECRET"
@@ -316,6 +338,9 @@ xu_server_setup() {
 					</dev/null >>"$XU_TMP/prosodyctl.log" 2>&1 3>&- &
 				reg_pids+=("$!")
 			done
+			prosodyctl --config "$XU_PROSODY_CONFIG" register erin "noarchive.$XU_DOMAIN" "$(xu_password erin)" \
+				</dev/null >>"$XU_TMP/prosodyctl.log" 2>&1 3>&- &
+			reg_pids+=("$!")
 			wait "${reg_pids[@]}" || true
 			for u in $XU_USERS; do
 				[ -f "$XU_TMP/data/${XU_DOMAIN//./%2e}/accounts/$u.dat" ] ||
