@@ -235,7 +235,8 @@ static void check_pin(struct xu_session *s)
     s->pin_checked = 1;
     cert = xmpp_conn_get_peer_cert(s->conn);
     fp = cert ? xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256) : NULL;
-    snprintf(s->peer_fingerprint, sizeof s->peer_fingerprint, "%s", fp ? fp : "");
+    if (fp || !s->peer_fingerprint[0]) /* else: the one on_certfail saw */
+        snprintf(s->peer_fingerprint, sizeof s->peer_fingerprint, "%s", fp ? fp : "");
     if (!fp || strcasecmp(fp, s->opts->tls_fingerprint) != 0) {
         s->pin_mismatch = 1;
         /* Kill the socket before anything else is sent: no credentials
@@ -405,6 +406,10 @@ static int on_certfail(const xmpp_tlscert_t *cert, const char *const errmsg)
     /* A pinned certificate is its own trust anchor (e.g. self-signed). */
     if (s->opts->tls_fingerprint && fp && strcasecmp(fp, s->opts->tls_fingerprint) == 0)
         return 1;
+    /* a mismatch report names the certificate presented, which a failed
+     * verification leaves libstrophe unable to return later */
+    if (fp && !s->peer_fingerprint[0] && xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT))
+        snprintf(s->peer_fingerprint, sizeof s->peer_fingerprint, "%s", fp);
     subject = xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT);
     s->cert_failed = 1;
     snprintf(s->cert_error, sizeof s->cert_error, "%s (certificate %s)",

@@ -111,3 +111,72 @@ teardown() {
 @test "misbehave: a server that trickles one byte per second: 75 at the deadline" {
 	mb_case trickle 3
 }
+
+# ---- issue 11 items 21, 22, 13 (issue 12: the login): a downgrade to
+# plaintext and a certificate for another name, for every tool. These hold
+# the negotiation to its promise: nothing that authenticates leaves before a
+# verified TLS session.
+
+# A certificate signed by the suite's CA, but for another name.
+mb_wrong_name_cert() {
+	local d=$BATS_TEST_TMPDIR/wrong-name
+	mkdir -p "$d"
+	openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-keyout "$d/key" -out "$d/csr" -subj "/CN=other.invalid" >/dev/null 2>&1
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:other.invalid\n' >"$d/ext"
+	openssl x509 -req -in "$d/csr" -CA "$XU_CA" -CAkey "$XU_CA_KEY" \
+		-set_serial "0x$(_xu_rand 8)" -days 2 -extfile "$d/ext" -out "$d/crt" >/dev/null 2>&1 ||
+		fail "cannot make the wrong-name certificate"
+	MB_CERT=$d/crt MB_KEY=$d/key
+	export MB_CERT MB_KEY
+}
+
+# mb_login_case SCENARIO CODE ERE PROBE_ERE [EXTRA-ARGS...]: every tool exits
+# CODE with ERE on stderr (xmpp-probe: Nagios 2, PROBE_ERE on stdout), and no
+# <auth> crossed the wire, neither in clear nor inside TLS.
+mb_login_case() {
+	local sc=$1 code=$2 ere=$3 pere=$4 tool ran=0
+	shift 4
+	local -a args
+	for tool in $MB_TOOLS; do
+		[ -x "$XU_BIN/$tool" ] || continue
+		mapfile -t args < <(mb_tool_args "$tool")
+		MB_CONNECTIONS=$(mb_tool_connections "$tool") mb_peer "$sc"
+		SSL_CERT_FILE=$XU_CA XMPP_PASSWORD=$MB_PASSWORD xu_run_tool "$tool" -C /dev/null -j "alice@$XU_DOMAIN" \
+			--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" "$@" "${args[@]}"
+		mb_peer_wait
+		if [ "$tool" = xmpp-probe ]; then
+			[ "$status" = 2 ] || fail "$tool, $sc: expected exit status 2, got $status"
+			grep -Eq -- "$pere" <<<"$output" || fail "$tool, $sc: stdout does not match /$pere/"
+		else
+			[ "$status" = "$code" ] || fail "$tool, $sc: expected exit status $code, got $status"
+			grep -Eq -- "$ere" <<<"$stderr" || fail "$tool, $sc: stderr does not match /$ere/"
+		fi
+		! grep -aq '<auth' "$MB_REC.plain" "$MB_REC.tls" || fail "$tool, $sc: an <auth> was sent"
+		! grep -aqF -- "$MB_PASSWORD" "$MB_REC.plain" "$MB_REC.tls" || fail "$tool, $sc: the password was sent"
+		assert_within_deadline
+		ran=$((ran + 1))
+	done
+	[ "$ran" -gt 0 ] || fail "no tool to test (MB_TOOLS=$MB_TOOLS)"
+}
+
+@test "misbehave: STARTTLS stripped (PLAIN offered, no <starttls/>): 76 and no <auth>, every tool" {
+	mb_login_case no-starttls 76 "does not offer STARTTLS" "CRITICAL - .*(STARTTLS|starttls)"
+	# the peer really offered PLAIN in clear: a client that fell for it would have authenticated
+	grep -q "sent features" "$MB_REC.events"
+}
+
+@test "misbehave: a certificate from the suite's CA for another name: 77 and no <auth>, every tool" {
+	mb_wrong_name_cert
+	mb_login_case ok 77 "certificate rejected.*(host ?name|mismatch|other\.invalid)" "CRITICAL - .*(certificate|name)"
+	grep -q tls-start "$MB_REC.events" || fail "the peer never started TLS: the name check was not reached"
+}
+
+@test "misbehave: a wrong --tls-fingerprint against a certificate that does not verify names the real fingerprint" {
+	local real wrong
+	mb_wrong_name_cert
+	real=$(openssl x509 -noout -fingerprint -sha256 -in "$MB_CERT" | sed 's/^.*=//; s/://g' | tr 'A-F' 'a-f')
+	wrong=$(printf '%064d' 0)
+	MB_TOOLS=xmpp-send mb_login_case ok 77 "fingerprint $real does not match" "." --tls-fingerprint "$wrong"
+	[[ "$stderr" != *"(none)"* ]] || fail "the message says (none): $stderr"
+}

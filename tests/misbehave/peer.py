@@ -33,6 +33,8 @@ bind, unless the scenario says otherwise):
   sasl-stall                 offers SCRAM-SHA-1, never answers the client's <auth/>
   trickle                    sends its stream header and features one byte per second
   silent-after-bind          answers bind, then never sends anything again
+  no-starttls                STARTTLS stripped: offers SASL PLAIN in clear and no
+                             <starttls/> (then plays a correct server, in clear)
 """
 import argparse
 import asyncio
@@ -279,6 +281,13 @@ async def play(p, scenario):
         await p.ping()
         p.event("not answering")
         await p.hold()
+    elif name == "no-starttls":
+        # an attacker on the path removed <starttls/>: a client that
+        # continues sends its credentials in clear
+        await p.auth()
+        await p.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", "success")
+        await p.bind()
+        await p.serve()
     elif name == "silent-after-bind":
         await p.ready()
         await p.hold()
