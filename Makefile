@@ -16,7 +16,7 @@ MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 VERSION := 0.1.0
 
-PKGS    := libstrophe openssl libxml-2.0 jansson
+PKGS    := libstrophe openssl libxml-2.0 jansson libgsasl
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation

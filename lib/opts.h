@@ -34,6 +34,7 @@ struct xu_opts {
     char *trace;             /* file, "-" = stderr */
     char *component;         /* component domain: XEP-0114 session instead of c2s */
     char *secret_file;       /* component secret */
+    char *sasl_mechanisms;   /* --sasl-mechanisms: allowed SASL mechanisms; NULL = the default set */
 };
 
 /* Option flags */

@@ -60,6 +60,14 @@ struct xu_session {
     char sasl_mechanism[32];
     int trace_shared;     /* s->trace belongs to the caller (xu_session_share_trace) */
     int parse_error;      /* the server sent malformed XML */
+    /* the login (lib/negotiate.c): its state, and what it found out */
+    struct xu_negotiation *neg;
+    char cb_type[16];     /* channel binding used: tls-exporter, tls-unique, "" none */
+    char tls_version[16]; /* e.g. TLSv1.3; "" when not known */
+    int server_verified;  /* SCRAM: the server proved it knows the password (v= checked) */
+    int sm_offered;       /* the server offers XEP-0198 stream management */
+    int neg_code;         /* the login's own verdict, when it refused to go on */
+    char neg_msg[400];
 };
 
 /* The deadline for connecting when --timeout is 0 (no deadline once

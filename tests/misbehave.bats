@@ -180,3 +180,56 @@ mb_login_case() {
 	MB_TOOLS=xmpp-send mb_login_case ok 77 "fingerprint $real does not match" "." --tls-fingerprint "$wrong"
 	[[ "$stderr" != *"(none)"* ]] || fail "the message says (none): $stderr"
 }
+
+# ---- issue 12: the suite's own SASL (GNU SASL): the server must prove that it
+# knows the password, and channel binding must bind to this TLS session. The
+# peer plays the server side with GNU SASL too (tests/misbehave/peer.py Scram).
+
+# mb_scram_case SCENARIO: xmpp-send against it; sets status, stderr.
+mb_scram_case() {
+	MB_PEER_PASSWORD=$MB_PASSWORD mb_peer "$1"
+	SSL_CERT_FILE=$XU_CA XMPP_PASSWORD=$MB_PASSWORD xu_run_tool xmpp-send -C /dev/null -j "alice@$XU_DOMAIN" \
+		--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" \
+		--trace "$BATS_TEST_TMPDIR/trace" -m hello "bob@$XU_DOMAIN"
+	mb_peer_wait
+}
+
+# Nothing crossed the wire after the client's last SASL <response/>.
+assert_nothing_after_response() {
+	local rest
+	rest=$(sed -n 's#.*</response>##p' "$MB_REC.tls" | tail -n 1)
+	grep -aq '</response>' "$MB_REC.tls" || fail "no SASL response recorded: the exchange did not happen"
+	[ -z "$rest" ] && [ "$(grep -ac '</response>' "$MB_REC.tls")" = 1 ] ||
+		fail "sent after the server's unproven <success/>: $(tail -c 300 "$MB_REC.tls")"
+	! grep -aq '<message\|<iq' "$MB_REC.tls" || fail "a stanza was sent"
+}
+
+@test "misbehave: SCRAM success with a wrong server signature: 77, says so, nothing sent after" {
+	mb_scram_case scram-bad-signature
+	assert_status 77
+	assert_stderr_matches "could not prove it knows the password"
+	grep -q after-success "$MB_REC.events" || fail "the peer never sent its <success/>"
+	assert_nothing_after_response
+}
+
+@test "misbehave: SCRAM success without the server signature: 77, nothing sent after" {
+	mb_scram_case scram-no-signature
+	assert_status 77
+	assert_stderr_matches "could not prove it knows the password"
+	assert_nothing_after_response
+}
+
+@test "misbehave: SCRAM-SHA-1-PLUS binds to the TLS 1.2 session (tls-unique): the peer's GNU SASL accepts it" {
+	mb_scram_case scram-plus
+	assert_status 0
+	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "not SCRAM-SHA-1-PLUS: $(tr '\n' '|' <"$MB_REC.events")"
+	grep -q "SASL mechanism SCRAM-SHA-1-PLUS with tls-unique" "$BATS_TEST_TMPDIR/trace" || fail "the trace does not name the binding"
+}
+
+@test "misbehave: a tampered channel binding (a man in the middle's other TLS session) is refused: 77, no message sent" {
+	mb_scram_case scram-plus:tamper
+	assert_status 77
+	assert_stderr_matches "not-authorized"
+	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "not SCRAM-SHA-1-PLUS"
+	! grep -aq '<message' "$MB_REC.tls" || fail "a message was sent"
+}

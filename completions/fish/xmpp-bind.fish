@@ -26,6 +26,7 @@ complete -c xmpp-bind -l timeout -x -d 'Deadline for the whole run (0: none once
 complete -c xmpp-bind -l trace -r -F -d 'Write the XMPP transcript to this file'
 complete -c xmpp-bind -l component -x -d 'Connect as this XEP-0114 component'
 complete -c xmpp-bind -l secret-file -r -F -d 'Component secret file'
+complete -c xmpp-bind -l sasl-mechanisms -x -a 'SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1 PLAIN DIGEST-MD5 ANONYMOUS' -d 'Allow only these SASL mechanisms'
 complete -c xmpp-bind -s v -l verbose -d 'Say more on stderr'
 complete -c xmpp-bind -s q -l quiet -d 'Print only errors'
 complete -c xmpp-bind -s h -l help -d 'Show help'
