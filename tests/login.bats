@@ -1,0 +1,83 @@
+#!/usr/bin/env bats
+# The login of issue 12 (lib/negotiate.c, lib/sasl.c, lib/tlsinfo.c): which
+# SASL mechanism is used and why, channel binding against a real Prosody,
+# what is refused. Prosody's debug log is the independent witness of what the
+# client sent (its "Received[c2s_unauthed]: <auth mechanism=...>" lines).
+
+load helpers/common
+load helpers/probe
+
+setup() {
+	xu_require_tool xmpp-send
+	xu_needs_server prosody "reads Prosody's log"
+}
+
+teardown() {
+	probe_prosody_stop tls12 2>/dev/null || true
+	xu_common_teardown
+}
+
+# The mechanism of the last <auth> Prosody received in LOG.
+prosody_auth_mechanism() {
+	grep -o "Received\[c2s_unauthed\]: <auth [^>]*mechanism=['\"][A-Z0-9-]*" "$1" | tail -n 1 | sed "s/.*mechanism=['\"]//"
+}
+
+@test "login: the default is SCRAM (SHA-1 on Prosody 0.12), the server's signature verified, in the trace" {
+	local before
+	before=$(wc -l <"$XU_PROSODY_LOG")
+	xsend -a alice --trace "$BATS_TEST_TMPDIR/trace" -m "scram" "bob@$XU_DOMAIN"
+	assert_status 0
+	[ "$(tail -n +"$before" "$XU_PROSODY_LOG" | prosody_auth_mechanism /dev/stdin)" = SCRAM-SHA-1 ] ||
+		fail "Prosody did not see SCRAM-SHA-1"
+	grep -q "SASL SCRAM-SHA-1 succeeded; the server's signature verified" "$BATS_TEST_TMPDIR/trace" ||
+		fail "the trace does not say the signature verified"
+}
+
+@test "login: --sasl-mechanisms PLAIN logs in with PLAIN, inside TLS" {
+	local before
+	before=$(wc -l <"$XU_PROSODY_LOG")
+	xsend -a alice --sasl-mechanisms PLAIN --trace "$BATS_TEST_TMPDIR/trace" -m "plain" "bob@$XU_DOMAIN"
+	assert_status 0
+	[ "$(tail -n +"$before" "$XU_PROSODY_LOG" | prosody_auth_mechanism /dev/stdin)" = PLAIN ] ||
+		fail "Prosody did not see PLAIN"
+	# the <auth> came after the TLS handshake in the transcript
+	awk '/TLS established/ { tls = 1 } /^C: <auth / { exit !tls }' "$BATS_TEST_TMPDIR/trace" ||
+		fail "PLAIN before TLS"
+}
+
+@test "login: a mechanism the server does not offer: 77 naming what it offers, and no <auth> sent" {
+	xsend -a alice --sasl-mechanisms DIGEST-MD5 --trace "$BATS_TEST_TMPDIR/trace" -m "digest" "bob@$XU_DOMAIN"
+	assert_status 77
+	assert_stderr_matches "no SASL mechanism that --sasl-mechanisms allows \(offered: .*SCRAM-SHA-1.*; allowed: DIGEST-MD5\)"
+	! grep -q '^C: <auth' "$BATS_TEST_TMPDIR/trace" || fail "an <auth> was sent"
+}
+
+@test "login: an unknown --sasl-mechanisms name is a usage error; in the config file a config error with file:line" {
+	xsend -a alice --sasl-mechanisms SCRAM-MD4 -m x "bob@$XU_DOMAIN"
+	assert_status 64
+	assert_stderr_matches "unknown or unsupported SASL mechanism 'SCRAM-MD4'"
+	printf 'account a\njid alice@%s\nsasl_mechanisms SCRAM-SHA-1, NTLM\n' "$XU_DOMAIN" >"$BATS_TEST_TMPDIR/cfg"
+	chmod 600 "$BATS_TEST_TMPDIR/cfg"
+	xsend -C "$BATS_TEST_TMPDIR/cfg" -a a -m x "bob@$XU_DOMAIN"
+	assert_status 78
+	assert_stderr_matches "cfg:3: unknown or unsupported SASL mechanism 'NTLM'"
+}
+
+@test "login: against Prosody limited to TLS 1.2, SCRAM-SHA-1-PLUS with tls-unique (Prosody's log shows it)" {
+	local pw="tls12-$(_xu_rand 6)"
+	PP_SSL_EXTRA='protocol = "tlsv1_2";' PP_LOG_LEVEL=debug probe_prosody_start tls12 2 || fail "second Prosody did not start"
+	prosodyctl --config "$PP_DIR/prosody.cfg.lua" register alice "$XU_DOMAIN" "$pw" </dev/null >/dev/null 2>&1 3>&- ||
+		fail "cannot register on the second Prosody"
+	XMPP_PASSWORD=$pw xsend -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1 --port "$PP_C2S_PORT" \
+		--tls-trust-file "$XU_CA" --trace "$BATS_TEST_TMPDIR/trace" -m "bound" "alice@$XU_DOMAIN"
+	assert_status 0
+	[ "$(prosody_auth_mechanism "$PP_DIR/prosody.log")" = SCRAM-SHA-1-PLUS ] ||
+		fail "Prosody saw $(prosody_auth_mechanism "$PP_DIR/prosody.log"), not SCRAM-SHA-1-PLUS"
+	grep -q "TLS established (TLSv1.2)" "$BATS_TEST_TMPDIR/trace" || fail "not TLS 1.2"
+	grep -q "SASL mechanism SCRAM-SHA-1-PLUS with tls-unique" "$BATS_TEST_TMPDIR/trace" || fail "no tls-unique in the trace"
+	# and with the -PLUS variants excluded, the plain one
+	XMPP_PASSWORD=$pw xsend -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1 --port "$PP_C2S_PORT" \
+		--tls-trust-file "$XU_CA" --sasl-mechanisms SCRAM-SHA-1 -m "unbound" "alice@$XU_DOMAIN"
+	assert_status 0
+	[ "$(prosody_auth_mechanism "$PP_DIR/prosody.log")" = SCRAM-SHA-1 ] || fail "--sasl-mechanisms SCRAM-SHA-1 not honoured"
+}
