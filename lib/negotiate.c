@@ -1,14 +1,20 @@
 #include "negotiate.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "jid.h"
+#include "msg.h"
 #include "sasl.h"
 #include "secret.h"
+#include "state.h"
 #include "tlsinfo.h"
 #include "trace.h"
 
@@ -21,6 +27,11 @@ struct xu_negotiation {
     int offers_plus;         /* the server offered a -PLUS mechanism */
     int need_session;        /* legacy session establishment is required */
     struct xu_sasl sasl;
+    char bare[1024];         /* the account, for the state files */
+    char remembered[32];     /* the strongest mechanism that succeeded before */
+    char salt[256], iter[16];
+    char salted[256];        /* hex; wiped */
+    int cache_hit;
     xmpp_stanza_t *stream_error; /* the server's <stream:error/>, kept */
     xmpp_stream_error_t se;
 };
@@ -199,6 +210,126 @@ static void send_sasl(struct xu_session *s, const char *elem, const char *mech, 
         xmpp_send_raw_string(s->conn, "<%s xmlns='%s'/>", elem, XMPP_NS_SASL);
 }
 
+/* Downgrade protection: the strongest mechanism that succeeded before for
+ * this account on this server must still be offered. (A weaker one chosen
+ * by --sasl-mechanisms while it is offered is the user's choice.) */
+static int downgraded(struct xu_session *s, const char *const *offered, size_t count,
+                      const char *mech)
+{
+    struct xu_negotiation *n = s->neg;
+    size_t i;
+
+    xu_state_get_mech(n->bare, s->connect_target, n->remembered, sizeof n->remembered);
+    if (!n->remembered[0] || s->opts->accept_mechanism_change)
+        return 0;
+    for (i = 0; i < count; i++)
+        if (strcmp(offered[i], n->remembered) == 0)
+            return 0;
+    fail(s, XU_EX_NOPERM,
+         "authentication of %s refused: earlier logins to %s used %s, but the server no longer "
+         "offers it (now %s would be used): a downgrade by someone on the path? If the server "
+         "really changed, accept it with --accept-mechanism-change (config: "
+         "accept_mechanism_change on); nothing was sent",
+         n->bare, s->connect_target, n->remembered, mech);
+    return 1;
+}
+
+/* The salt and iteration count of a SCRAM server-first-message (base64),
+ * to look the salted password up before GNU SASL derives it. */
+static void scram_salt_iter(const char *b64, char *salt, size_t saltlen, char *iter,
+                            size_t iterlen)
+{
+    size_t len = strlen(b64);
+    unsigned char *msg = malloc(len / 4 * 3 + 4);
+    char *field, *save = NULL;
+    int n;
+
+    salt[0] = iter[0] = '\0';
+    if (!msg)
+        return;
+    n = EVP_DecodeBlock(msg, (const unsigned char *)b64, (int)len);
+    if (n > 0) {
+        msg[n] = '\0';
+        for (field = strtok_r((char *)msg, ",", &save); field; field = strtok_r(NULL, ",", &save))
+            if (strncmp(field, "s=", 2) == 0)
+                snprintf(salt, saltlen, "%s", field + 2);
+            else if (strncmp(field, "i=", 2) == 0)
+                snprintf(iter, iterlen, "%s", field + 2);
+    }
+    free(msg);
+}
+
+static int cache_on(struct xu_session *s)
+{
+    return !s->opts->no_sasl_cache && s->neg->node[0] && strncmp(s->neg->sasl.mech, "SCRAM-", 6) == 0;
+}
+
+/* Before GNU SASL processes the server-first-message: a cached salted
+ * password for this salt and iteration count spares PBKDF2. */
+static void cache_lookup(struct xu_session *s, const char *challenge)
+{
+    struct xu_negotiation *n = s->neg;
+    char salt[256], iter[16];
+
+    if (!cache_on(s) || n->sasl.steps != 0)
+        return;
+    scram_salt_iter(challenge, salt, sizeof salt, iter, sizeof iter);
+    if (xu_state_get_salted(n->bare, s->connect_target, n->sasl.mech, salt, iter, n->salted,
+                            sizeof n->salted)) {
+        xu_sasl_set_salted(&n->sasl, n->salted);
+        n->cache_hit = 1;
+        xu_trace_info(s->trace, "SCRAM salted password from the cache (%s): PBKDF2 skipped",
+                      xu_state_dir());
+    }
+}
+
+/* After that step: what GNU SASL used, to store once the server has
+ * proved itself. */
+static void cache_note(struct xu_session *s)
+{
+    struct xu_negotiation *n = s->neg;
+    const char *salt = xu_sasl_scram_salt(&n->sasl), *iter = xu_sasl_scram_iter(&n->sasl);
+    const char *salted = xu_sasl_scram_salted(&n->sasl);
+
+    if (!cache_on(s) || n->sasl.steps != 1 || !salt || !iter || !salted)
+        return;
+    snprintf(n->salt, sizeof n->salt, "%s", salt);
+    snprintf(n->iter, sizeof n->iter, "%s", iter);
+    if (!n->cache_hit)
+        snprintf(n->salted, sizeof n->salted, "%s", salted);
+}
+
+/* The login failed: a cached entry must not be tried again. */
+static void cache_drop(struct xu_session *s)
+{
+    struct xu_negotiation *n = s->neg;
+
+    if (n->node[0] && n->sasl.mech[0] && strncmp(n->sasl.mech, "SCRAM-", 6) == 0)
+        xu_state_drop_salted(n->bare, s->connect_target, n->sasl.mech);
+}
+
+/* The server proved itself: remember the mechanism (the strongest so far)
+ * and the salted password. */
+static void state_store(struct xu_session *s)
+{
+    struct xu_negotiation *n = s->neg;
+
+    if (!n->node[0])
+        return;
+    if (!n->remembered[0] || xu_sasl_rank(n->sasl.mech) > xu_sasl_rank(n->remembered) ||
+        s->opts->accept_mechanism_change)
+        if (strcmp(n->remembered, n->sasl.mech) != 0 &&
+            xu_state_put_mech(n->bare, s->connect_target, n->sasl.mech) < 0)
+            xu_warn("cannot write the login state in %s: %s", xu_state_dir() ? xu_state_dir() : "(no home)",
+                    strerror(errno));
+    if (cache_on(s) && !n->cache_hit && n->salt[0] && n->salted[0] &&
+        xu_state_put_salted(n->bare, s->connect_target, n->sasl.mech, n->salt, n->iter,
+                            n->salted) < 0)
+        xu_warn("cannot write the SCRAM cache in %s: %s", xu_state_dir() ? xu_state_dir() : "(no home)",
+                strerror(errno));
+    OPENSSL_cleanse(n->salted, sizeof n->salted);
+}
+
 static void start_sasl(struct xu_session *s, xmpp_stanza_t *mechs)
 {
     struct xu_negotiation *n = s->neg;
@@ -231,6 +362,8 @@ static void start_sasl(struct xu_session *s, xmpp_stanza_t *mechs)
         return;
     }
     set_phase(s, XU_PHASE_AUTH);
+    if (n->node[0] && downgraded(s, offered, count, mech))
+        return;
     if (xu_sasl_start(&n->sasl, mech, n->node, n->password, n->domain,
                       have_cb ? cb_type : NULL, have_cb ? cb_data : NULL, n->offers_plus,
                       &initial, why, sizeof why) < 0) {
@@ -258,6 +391,7 @@ static void sasl_succeeded(struct xu_session *s, const char *payload)
         xu_secret_free(out);
     }
     if (rc != 0 || !n->sasl.complete) {
+        cache_drop(s);
         /* RFC 5802 5.1: a client MUST verify the server signature; a
          * server that cannot is not the one holding our credentials */
         fail(s, XU_EX_NOPERM,
@@ -268,6 +402,7 @@ static void sasl_succeeded(struct xu_session *s, const char *payload)
     }
     s->server_verified = strncmp(n->sasl.mech, "SCRAM-", 6) == 0;
     n->authenticated = 1;
+    state_store(s);
     set_phase(s, XU_PHASE_BIND);
     xu_trace_info(s->trace, "SASL %s succeeded%s", n->sasl.mech,
                   s->server_verified ? "; the server's signature verified" : "");
@@ -292,7 +427,11 @@ static int on_sasl(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         return 1;
     text = xmpp_stanza_get_text(st);
     if (strcmp(name, "challenge") == 0) {
+        if (n->sasl.sess)
+            cache_lookup(s, text ? text : "");
         rc = n->sasl.sess ? xu_sasl_step(&n->sasl, text ? text : "", &out, why, sizeof why) : -1;
+        if (rc >= 0)
+            cache_note(s);
         if (rc < 0)
             fail(s, XU_EX_PROTOCOL, "authentication of %s failed: the server's challenge was "
                  "not acceptable (%s)", s->opts->jid, n->sasl.sess ? why : "unexpected");
@@ -302,6 +441,7 @@ static int on_sasl(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     } else if (strcmp(name, "success") == 0) {
         sasl_succeeded(s, text);
     } else if (strcmp(name, "failure") == 0) {
+        cache_drop(s);
         cond = condition(st, XMPP_NS_SASL);
         snprintf(s->sasl_condition, sizeof s->sasl_condition, "%s", cond ? cond : "failure");
         set_phase(s, XU_PHASE_AUTH);
@@ -518,6 +658,7 @@ int xu_negotiate_prepare(struct xu_session *s, struct xu_error *err)
     xu_jid_domain(o->jid, n->domain, sizeof n->domain);
     if (at)
         snprintf(n->node, sizeof n->node, "%.*s", (int)(at - o->jid), o->jid);
+    snprintf(n->bare, sizeof n->bare, "%.*s", (int)strcspn(o->jid, "/"), o->jid);
     if (at && (rc = xu_password_get(o, o->jid, &n->password, err)) != 0)
         return rc;
     return 0;
@@ -544,6 +685,7 @@ void xu_negotiate_free(struct xu_session *s)
     xu_sasl_free(&n->sasl);
     if (n->password)
         xu_secret_free(n->password);
+    OPENSSL_cleanse(n->salted, sizeof n->salted);
     if (n->se.text && s->ctx)
         xmpp_free(s->ctx, n->se.text);
     if (n->stream_error)

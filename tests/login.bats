@@ -81,3 +81,57 @@ prosody_auth_mechanism() {
 	assert_status 0
 	[ "$(prosody_auth_mechanism "$PP_DIR/prosody.log")" = SCRAM-SHA-1 ] || fail "--sasl-mechanisms SCRAM-SHA-1 not honoured"
 }
+
+# ---- the SCRAM salted-password cache and its state directory
+
+# A fresh account on the suite's Prosody: sets CU (JID) and CU_PW.
+cache_user() {
+	CU_NAME="cache$(_xu_rand 4)" CU_PW="pw1-$(_xu_rand 6)"
+	CU="$CU_NAME@$XU_DOMAIN"
+	prosodyctl --config "$XU_PROSODY_CONFIG" register "$CU_NAME" "$XU_DOMAIN" "$CU_PW" </dev/null >/dev/null 2>&1 3>&- ||
+		fail "cannot register $CU_NAME"
+}
+
+cache_send() {
+	XMPP_PASSWORD=$CU_PW xsend -C /dev/null -j "$CU" --host 127.0.0.1 --port "$XU_C2S_PORT" \
+		--tls-trust-file "$XU_CA" --trace "$BATS_TEST_TMPDIR/trace" "$@" -m "cache" "bob@$XU_DOMAIN"
+}
+
+@test "login: the SCRAM salted password is cached (0600, not the password); a hit skips PBKDF2; --no-sasl-cache neither uses nor keeps it" {
+	local st=$BATS_TEST_TMPDIR/state/xmpputils entry
+	cache_user
+	cache_send
+	assert_status 0
+	! grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "a cache hit on the first login"
+	entry=$(ls "$st"/scram-* 2>/dev/null) || fail "no cache entry in $st"
+	[ "$(stat -c %a "$entry")" = 600 ] && [ "$(stat -c %a "$st")" = 700 ] || fail "modes $(stat -c %a "$entry") $(stat -c %a "$st")"
+	! grep -qF -- "$CU_PW" "$st"/* || fail "the password is in the state directory"
+	grep -Eq '^[0-9a-f]{40}$' "$entry" || fail "no SHA-1 salted password (hex) in the entry"
+	! grep -qE '[0-9a-f]{40}' "$BATS_TEST_TMPDIR/trace" || fail "a salted password in the trace"
+	cache_send
+	assert_status 0
+	grep -q "SCRAM salted password from the cache .*: PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "no cache hit"
+	grep -q "the server's signature verified" "$BATS_TEST_TMPDIR/trace" || fail "the server did not prove itself"
+	rm -rf "$BATS_TEST_TMPDIR/state"
+	cache_send --no-sasl-cache
+	assert_status 0
+	[ -z "$(ls "$st"/scram-* 2>/dev/null)" ] || fail "--no-sasl-cache kept an entry"
+}
+
+@test "login: after the password changes (prosodyctl passwd) the cached entry is not used and the next run logs in with the password" {
+	local st=$BATS_TEST_TMPDIR/state/xmpputils before
+	cache_user
+	cache_send
+	assert_status 0
+	before=$(cat "$st"/scram-*)
+	CU_PW="pw2-$(_xu_rand 6)"
+	printf '%s\n%s\n' "$CU_PW" "$CU_PW" | prosodyctl --config "$XU_PROSODY_CONFIG" passwd "$CU" >/dev/null 2>&1 3>&- ||
+		fail "prosodyctl passwd failed"
+	cache_send
+	assert_status 0
+	! grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "the stale entry was used"
+	[ "$(cat "$st"/scram-*)" != "$before" ] || fail "the entry was not replaced"
+	cache_send
+	assert_status 0
+	grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "the new entry is not used"
+}

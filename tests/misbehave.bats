@@ -233,3 +233,21 @@ assert_nothing_after_response() {
 	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "not SCRAM-SHA-1-PLUS"
 	! grep -aq '<message' "$MB_REC.tls" || fail "a message was sent"
 }
+
+@test "misbehave: downgrade protection: after SCRAM-SHA-1-PLUS, a server offering only PLAIN is refused (77, no <auth>) until accepted" {
+	local -a run=(xu_run_tool xmpp-send -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1
+		--tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT")
+	MB_PEER_PASSWORD=$MB_PASSWORD MB_CONNECTIONS=3 mb_peer downgrade
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" -m one "bob@$XU_DOMAIN"
+	assert_status 0
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" -m two "bob@$XU_DOMAIN"
+	assert_status 77
+	assert_stderr_matches "used SCRAM-SHA-1-PLUS, but the server no longer offers it \(now PLAIN would be used\)"
+	assert_stderr_matches "--accept-mechanism-change"
+	[ "$(grep -ao "<auth " "$MB_REC.tls" | wc -l)" = 1 ] || fail "an <auth> was sent to the downgraded server"
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" --accept-mechanism-change -m three "bob@$XU_DOMAIN"
+	assert_status 0
+	mb_peer_wait
+	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "the first login was not SCRAM-SHA-1-PLUS"
+	[ "$(grep -ao "<auth " "$MB_REC.tls" | wc -l)" = 2 ] || fail "expected two logins to have sent <auth>"
+}

@@ -89,7 +89,10 @@ xu_run_tool() {
 	fi
 	t0=$(_ms_now)
 	set +e
-	setsid -w timeout -k 5 "${XU_CMD_TIMEOUT:-60}" "${wrap[@]}" "$XU_BIN/$tool" "$@" >"$out" 2>"$err"
+	# the login state (downgrade protection, SCRAM cache): one per test, so
+	# that no test sees what another test's logins left behind
+	XDG_STATE_HOME=${XU_STATE_HOME:-$BATS_TEST_TMPDIR/state} \
+		setsid -w timeout -k 5 "${XU_CMD_TIMEOUT:-60}" "${wrap[@]}" "$XU_BIN/$tool" "$@" >"$out" 2>"$err"
 	status=$?
 	set -e
 	t1=$(_ms_now)

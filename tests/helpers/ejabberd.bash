@@ -225,6 +225,8 @@ xu_server_setup() {
 	export XU_MUC=conference.$XU_DOMAIN XU_COMPONENT=component.$XU_DOMAIN
 	export XU_COMPONENT_SECRET="component-$(_xu_rand 8)"
 	export XDG_CONFIG_HOME=$XU_TMP/xdg
+	# the login state (lib/state.c): per run, never the user's
+	export XDG_STATE_HOME=$XU_TMP/state
 	export XU_CONFIG=$XDG_CONFIG_HOME/xmpputils/config
 	export XU_USERS="alice bob carol dave erin"
 	for u in $XU_USERS; do

@@ -41,6 +41,8 @@ bind, unless the scenario says otherwise):
                              session's tls-unique (tamper: to other bytes, as a
                              man in the middle's second TLS session would), then
                              plays a correct server
+  downgrade                  --connections 3: the first connection plays
+                             scram-plus, the others ok (PLAIN only)
   no-starttls                STARTTLS stripped: offers SASL PLAIN in clear and no
                              <starttls/> (then plays a correct server, in clear)
 """
@@ -319,6 +321,11 @@ async def play(p, scenario):
         await p.ping()
         p.event("not answering")
         await p.hold()
+    elif name == "downgrade":
+        # the first connection as scram-plus, every later one as ok
+        # (PLAIN only): a server, or someone in between, that stopped
+        # offering the mechanism used before
+        await play(p, "scram-plus" if p.conn_no == 1 else "ok")
     elif name in ("scram-bad-signature", "scram-no-signature", "scram-plus"):
         import base64
         plus = name == "scram-plus"
@@ -409,6 +416,7 @@ async def main():
         busy.append(1)
         served.append(1)
         p = Peer(reader, writer, args)
+        p.conn_no = len(served)
         p.event("accepted %d" % len(served))
         try:
             await play(p, args.scenario)
