@@ -252,6 +252,27 @@ int probe_write_prometheus(const struct probe_report *r, FILE *fp)
         sample(&p, "xmpp_starttls_required", b, NULL);
     }
     prom_mechanisms(&p, json_object_get(json_object_get(root, "sasl"), "mechanisms"));
+    if (probe_get_str(root, "sasl.used")) {
+        family(&p, "xmpp_sasl_login_info",
+               "The SASL mechanism the login used and its channel binding (always 1).");
+        extra[0] = "mechanism";
+        extra[1] = probe_get_str(root, "sasl.used");
+        extra[2] = "channel_binding";
+        extra[3] = probe_get_str(root, "sasl.channel_binding") ? probe_get_str(root, "sasl.channel_binding") : "none";
+        sample(&p, "xmpp_sasl_login_info", 1, extra);
+        extra[2] = NULL;
+    }
+    b = probe_get_bool(root, "sasl.server_signature_verified");
+    if (b >= 0) {
+        family(&p, "xmpp_sasl_server_signature_verified",
+               "1 if the server proved it knows the password (SCRAM server signature), else 0.");
+        sample(&p, "xmpp_sasl_server_signature_verified", b, NULL);
+    }
+    b = probe_get_bool(root, "sm.offered");
+    if (b >= 0) {
+        family(&p, "xmpp_sm_offered", "1 if the server offers XEP-0198 stream management, else 0.");
+        sample(&p, "xmpp_sm_offered", b, NULL);
+    }
     v = probe_get_num(root, "ping.ms", -1);
     if (v >= 0) {
         family(&p, "xmpp_ping_duration_seconds", "Round trip of a XEP-0199 ping to the server.");

@@ -22,6 +22,14 @@ prosody_auth_mechanism() {
 	grep -o "Received\[c2s_unauthed\]: <auth [^>]*mechanism=['\"][A-Z0-9-]*" "$1" | tail -n 1 | sed "s/.*mechanism=['\"]//"
 }
 
+@test "login: xmpp-probe's text report names the mechanism, the verified signature and SM (offered by the suite's Prosody)" {
+	[ -x "$XU_BIN/xmpp-probe" ] || skip "no xmpp-probe"
+	xu_run_tool xmpp-probe -a alice --warn-days 0 --crit-days 0 "$XU_DOMAIN"
+	assert_status 0
+	grep -Eq '^  SASL +SCRAM-SHA-1, server signature verified$' <<<"$output" || fail "no SASL line"
+	grep -Eq '^  stream mgmt +offered \(XEP-0198\)$' <<<"$output" || fail "no stream management line"
+}
+
 @test "login: the default is SCRAM (SHA-1 on Prosody 0.12), the server's signature verified, in the trace" {
 	local before
 	before=$(wc -l <"$XU_PROSODY_LOG")
@@ -80,6 +88,20 @@ prosody_auth_mechanism() {
 		--tls-trust-file "$XU_CA" --sasl-mechanisms SCRAM-SHA-1 -m "unbound" "alice@$XU_DOMAIN"
 	assert_status 0
 	[ "$(prosody_auth_mechanism "$PP_DIR/prosody.log")" = SCRAM-SHA-1 ] || fail "--sasl-mechanisms SCRAM-SHA-1 not honoured"
+	# xmpp-probe reports what its login used (JSON; XML and Prometheus from the same data)
+	if [ -x "$XU_BIN/xmpp-probe" ]; then
+		XMPP_PASSWORD=$pw xu_run_tool xmpp-probe -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1 --port "$PP_C2S_PORT" \
+			--tls-trust-file "$XU_CA" --warn-days 0 --crit-days 0 --format json "$XU_DOMAIN"
+		assert_status 0
+		[ "$(jq -r '[.sasl.used, .sasl.channel_binding, .sasl.server_signature_verified, .sm.offered] | join(" ")' <<<"$output")" = \
+			"SCRAM-SHA-1-PLUS tls-unique true false" ] || fail "probe report: $(jq -c '.sasl, .sm' <<<"$output")"
+		XMPP_PASSWORD=$pw xu_run_tool xmpp-probe -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1 --port "$PP_C2S_PORT" \
+			--tls-trust-file "$XU_CA" --warn-days 0 --crit-days 0 --prometheus "$XU_DOMAIN"
+		grep -q '^xmpp_sasl_login_info{.*mechanism="SCRAM-SHA-1-PLUS",channel_binding="tls-unique"} 1$' <<<"$output" ||
+			fail "no xmpp_sasl_login_info for SCRAM-SHA-1-PLUS"
+		grep -q '^xmpp_sasl_server_signature_verified{.*} 1$' <<<"$output" || fail "no signature metric"
+		grep -q '^xmpp_sm_offered{.*} 0$' <<<"$output" || fail "no SM metric (this Prosody has no mod_smacks)"
+	fi
 }
 
 # ---- the SCRAM salted-password cache and its state directory
