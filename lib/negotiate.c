@@ -13,6 +13,7 @@
 #include "jid.h"
 #include "msg.h"
 #include "sasl.h"
+#include "sm.h"
 #include "secret.h"
 #include "state.h"
 #include "tlsinfo.h"
@@ -33,6 +34,7 @@ struct xu_negotiation {
     char salted[256];        /* hex; wiped */
     int cache_hit;
     xmpp_stanza_t *stream_error; /* the server's <stream:error/>, kept */
+    xmpp_stanza_t *post_auth;    /* the features after SASL, kept for a refused resumption */
     xmpp_stream_error_t se;
 };
 
@@ -496,6 +498,12 @@ static void ready(struct xu_session *s)
     xu_session_became_ready(s, s->bound_jid);
 }
 
+/* bound (and session established): stream management, then ready */
+static void bound(struct xu_session *s)
+{
+    xu_sm_after_bind(s, s->sm_offered, ready);
+}
+
 static int on_session(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     struct xu_session *s = ud;
@@ -503,7 +511,7 @@ static int on_session(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 
     (void)conn;
     if (type && strcmp(type, "result") == 0) {
-        ready(s);
+        bound(s);
         return 0;
     }
     cond = condition(xmpp_stanza_get_child_by_name(st, "error"), XMPP_NS_STANZAS_IETF);
@@ -534,7 +542,7 @@ static int on_bind(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         s->bound_jid = strdup(text);
         xmpp_free(s->ctx, text);
         if (!s->neg->need_session) {
-            ready(s);
+            bound(s);
             return 0;
         }
         send_iq_set(s, XMPP_NS_SESSION, "session", NULL, on_session);
@@ -563,6 +571,14 @@ static void start_bind(struct xu_session *s, xmpp_stanza_t *features)
     s->neg->need_session = sess && !xmpp_stanza_get_child_by_name(sess, "optional");
     s->sm_offered = child(features, "sm", XMPP_NS_SM) != NULL;
     send_iq_set(s, XMPP_NS_BIND, "bind", res, on_bind);
+}
+
+/* the server no longer has the stream: bind afresh, as after a restart */
+static void resume_refused(struct xu_session *s)
+{
+    free(s->bound_jid);
+    s->bound_jid = NULL;
+    start_bind(s, s->neg->post_auth);
 }
 
 /* ---- features, stream errors ---- */
@@ -606,6 +622,11 @@ static int on_features(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         start_sasl(s, mechs);
         return 1;
     }
+    s->sm_offered = child(st, "sm", XMPP_NS_SM) != NULL;
+    if (!n->post_auth)
+        n->post_auth = xmpp_stanza_clone(st);
+    if (xu_sm_try_resume(s, s->sm_offered, ready, resume_refused))
+        return 1;
     start_bind(s, st);
     return 1;
 }
@@ -690,6 +711,8 @@ void xu_negotiate_free(struct xu_session *s)
         xmpp_free(s->ctx, n->se.text);
     if (n->stream_error)
         xmpp_stanza_release(n->stream_error);
+    if (n->post_auth)
+        xmpp_stanza_release(n->post_auth);
     free(n);
     s->neg = NULL;
 }

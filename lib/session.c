@@ -24,6 +24,7 @@
 #include "negotiate.h"
 #include "msg.h"
 #include "secret.h"
+#include "sm.h"
 #include "tlsinfo.h"
 #include "trace.h"
 
@@ -941,6 +942,7 @@ int xu_session_start(struct xu_session *s, const struct xu_opts *o, double deadl
     s->sock = -1;
     s->is_component = o->component != NULL;
     current = s;
+    xu_sm_take_resume(s);
     if (!initialised) {
         xmpp_initialize();
         signal(SIGPIPE, SIG_IGN);
@@ -1092,6 +1094,7 @@ int xu_session_run(struct xu_session *s, int (*done)(void *ud), void *ud, struct
 
 void xu_session_send(struct xu_session *s, xmpp_stanza_t *stanza)
 {
+    xu_sm_count_queued(s, stanza);
     xmpp_send(s->conn, stanza);
 }
 
@@ -1150,7 +1153,7 @@ char *xu_session_ping(struct xu_session *s, xmpp_handler handler, void *ud)
     if (s->bound_jid && xu_jid_domain(s->bound_jid, domain, sizeof domain))
         xmpp_stanza_set_to(iq, domain);
     xmpp_id_handler_add(s->conn, handler, id, ud);
-    xmpp_send(s->conn, iq);
+    xu_session_send(s, iq);
     xmpp_stanza_release(iq);
     return id;
 }
