@@ -332,7 +332,22 @@ static void state_store(struct xu_session *s)
     OPENSSL_cleanse(n->salted, sizeof n->salted);
 }
 
-static void start_sasl(struct xu_session *s, xmpp_stanza_t *mechs)
+/* XEP-0440: whether the server advertises channel-binding type (in
+ * <sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'/>). */
+static int cb_advertised(xmpp_stanza_t *features, const char *type)
+{
+    xmpp_stanza_t *list = child(features, "sasl-channel-binding", "urn:xmpp:sasl-cb:0"), *c;
+    const char *t;
+
+    for (c = list ? xmpp_stanza_get_children(list) : NULL; c; c = xmpp_stanza_get_next(c)) {
+        t = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_attribute(c, "type") : NULL;
+        if (t && strcmp(t, type) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void start_sasl(struct xu_session *s, xmpp_stanza_t *features, xmpp_stanza_t *mechs)
 {
     struct xu_negotiation *n = s->neg;
     const char *offered[32], *who = s->opts->jid;
@@ -356,6 +371,13 @@ static void start_sasl(struct xu_session *s, xmpp_stanza_t *mechs)
     }
     have_cb = n->secured &&
               xu_tlsinfo_channel_binding(cb_type, sizeof cb_type, cb_data, sizeof cb_data) == 0;
+    /* On TLS 1.3 tls-unique is undefined and the default binding of SCRAM
+     * is ambiguous: some servers offer -PLUS there yet expect tls-unique
+     * (ejabberd 23.01: "Invalid channel binding"). Bind with tls-exporter
+     * only where the server says it uses it (XEP-0440); on TLS <= 1.2,
+     * tls-unique is the default (RFC 5802). */
+    if (have_cb && strcmp(cb_type, "tls-exporter") == 0 && !cb_advertised(features, "tls-exporter"))
+        have_cb = 0;
     if (xu_sasl_choose(offered, count, s->opts->sasl_mechanisms, have_cb,
                        n->secured || s->opts->tls == XU_TLS_OFF, n->node[0] == '\0', mech,
                        sizeof mech, why, sizeof why) < 0) {
@@ -619,7 +641,7 @@ static int on_features(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
             fail(s, XU_EX_PROTOCOL, "%s offers no SASL authentication", s->connect_target);
             return 1;
         }
-        start_sasl(s, mechs);
+        start_sasl(s, st, mechs);
         return 1;
     }
     s->sm_offered = child(st, "sm", XMPP_NS_SM) != NULL;

@@ -17,7 +17,8 @@ void xu_tlsinfo_reset(void);
 const char *xu_tlsinfo_version(void);
 
 /* The channel binding of the captured session: tls-exporter (RFC 9266) on
- * TLS 1.3, tls-unique (RFC 5929) on older versions. Writes the type name
+ * TLS 1.3, tls-unique (RFC 5929) on older versions (the negotiation uses
+ * tls-exporter only where the server advertises it, XEP-0440). Writes the type name
  * and the data, base64, to the buffers. Returns 0, or -1 when there is no
  * session or no data. */
 int xu_tlsinfo_channel_binding(char *type, size_t typelen, char *b64, size_t b64len);
