@@ -12,19 +12,53 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../tests/helpers/prosody.bash"
 xu_server_setup $$ >/dev/null
 trap 'xu_server_teardown >/dev/null 2>&1' EXIT
-export XDG_STATE_HOME=$XU_TMP/bench-state SSL_CERT_FILE=$XU_CA
+export XDG_STATE_HOME=$XU_TMP/bench-state SSL_CERT_FILE=$XU_CA XU_TMP
 send() { "$1" -C "$XU_CONFIG" -a alice "${@:2}" -m bench "bob@$XU_DOMAIN"; }
-measure() { # LABEL BIN ARGS...: prints median wall ms, cpu ms, rss KB
-	local label=$1 b=$2 i
+measure() { # LABEL BIN ARGS...: median wall ms, mean CPU ms (user+sys), median peak RSS
+	local label=$1 b=$2
 	shift 2
 	send "$b" "$@" # warm-up (fills the cache when it is on)
-	for i in $(seq 1 "$runs"); do
-		/usr/bin/time -f '%e %U %S %M' -o "$XU_TMP/t" "$b" -C "$XU_CONFIG" -a alice "$@" -m bench "bob@$XU_DOMAIN"
-		cat "$XU_TMP/t"
-	done | awk -v l="$label" '{ w[NR] = $1 * 1000; c[NR] = ($2 + $3) * 1000; r[NR] = $4 }
-		function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-		END { printf "%-28s wall %6.1f ms  cpu %6.1f ms  rss %6.0f KB  (median of %d)\n", l, med(w, NR), med(c, NR), med(r, NR), NR }'
+	/usr/bin/python3 - "$label" "$runs" "$b" -C "$XU_CONFIG" -a alice "$@" -m bench "bob@$XU_DOMAIN" <<-'PY'
+		import os, resource, statistics, subprocess, sys, time
+		label, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+		wall, cpu, rss = [], [], []
+		for _ in range(runs):
+		    tf = os.environ["XU_TMP"] + "/rss"
+		    t0 = time.monotonic()
+		    # GNU time for the peak RSS: a forked Python's own pages would count
+		    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", tf] + cmd,
+		                         stdin=open(os.environ.get("BENCH_STDIN", "/dev/null")))
+		    _, status, ru = os.wait4(p.pid, 0)
+		    wall.append((time.monotonic() - t0) * 1000)
+		    cpu.append((ru.ru_utime + ru.ru_stime) * 1000)
+		    rss.append(int(open(tf).read().split()[-1]))
+		    if status:
+		        sys.exit("%s: exit status %d" % (label, status >> 8))
+		print("%-28s wall %6.1f ms  cpu %5.1f ms  rss %6.0f KB  (medians of %d)" % (
+		    label, statistics.median(wall), statistics.median(cpu), statistics.median(rss), runs))
+	PY
+}
+go_measure() { # go-sendxmpp 0.5.6, as bench/bench.py runs it (rc file: its password is in there)
+	command -v go-sendxmpp >/dev/null || return 0
+	printf 'username: alice@%s\npassword: %s\njserver: 127.0.0.1\nport: %s\n' "$XU_DOMAIN" \
+		"$(xu_password alice)" "$XU_C2S_PORT" >"$XU_TMP/go.rc"
+	chmod 600 "$XU_TMP/go.rc"
+	echo bench >"$XU_TMP/go.in"
+	BENCH_STDIN=$XU_TMP/go.in /usr/bin/python3 - go-sendxmpp "$runs" go-sendxmpp -f "$XU_TMP/go.rc" "bob@$XU_DOMAIN" <<-'PY'
+		import os, statistics, subprocess, sys, time
+		label, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+		wall, cpu, rss = [], [], []
+		for _ in range(runs):
+		    tf = os.environ["XU_TMP"] + "/rss"
+		    t0 = time.monotonic()
+		    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", tf] + cmd, stdin=open(os.environ["BENCH_STDIN"]))
+		    _, status, ru = os.wait4(p.pid, 0)
+		    wall.append((time.monotonic() - t0) * 1000)
+		    cpu.append((ru.ru_utime + ru.ru_stime) * 1000)
+		    rss.append(int(open(tf).read().split()[-1]))
+		print("%-28s wall %6.1f ms  cpu %5.1f ms  rss %6.0f KB  (medians of %d)" % (
+		    label, statistics.median(wall), statistics.median(cpu), statistics.median(rss), runs))
+	PY
 }
 instr() { # LABEL BIN ARGS...
 	local label=$1 b=$2
@@ -36,6 +70,7 @@ instr() { # LABEL BIN ARGS...
 measure "cache warm" "$bin/xmpp-send"
 measure "--no-sasl-cache" "$bin/xmpp-send" --no-sasl-cache
 [ -z "$old" ] || measure "old (branch point)" "$old/xmpp-send"
+go_measure
 instr "cache warm" "$bin/xmpp-send"
 instr "--no-sasl-cache" "$bin/xmpp-send" --no-sasl-cache
 [ -z "$old" ] || instr "old (branch point)" "$old/xmpp-send"
