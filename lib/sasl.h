@@ -33,13 +33,13 @@ int xu_sasl_choose(const char *const *offered, size_t n, const char *allowed, in
 int xu_sasl_check_list(const char *list, char *why, size_t whylen);
 
 /* Start mech. authid: the JID's node; password may be NULL (ANONYMOUS);
- * cb_type/cb_data (base64): channel binding of the TLS session, NULL when
- * none, given to GNU SASL only for a -PLUS mechanism or when
- * server_offers_plus is 0 (then SCRAM sends the 'y' flag: we could bind,
- * the server did not offer it). salted (hex): a cached SCRAM salted
- * password for this salt and iteration count, or NULL. *initial gets the
- * initial response, base64 ("" for an empty one; caller frees). Returns 0
- * or -1 (why set). */
+ * domain: for DIGEST-MD5. cb_type/cb_data (base64): channel binding of the
+ * TLS session, NULL when none; used for a -PLUS mechanism only. (The 'y'
+ * flag, "binding supported but not offered", would need it for the others
+ * too, and GNU SASL 2.2.0's SCRAM client fails when given it there: a
+ * non-PLUS login sends 'n'; server_offers_plus is kept for when it can.)
+ * *initial gets the initial response, base64 ("" for an empty one; caller
+ * frees). Returns 0 or -1 (why set). */
 int xu_sasl_start(struct xu_sasl *x, const char *mech, const char *authid, const char *password,
                   const char *domain, const char *cb_type, const char *cb_data,
                   int server_offers_plus, char **initial, char *why, size_t whylen);

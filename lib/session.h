@@ -66,8 +66,6 @@ struct xu_session {
     char tls_version[16]; /* e.g. TLSv1.3; "" when not known */
     int server_verified;  /* SCRAM: the server proved it knows the password (v= checked) */
     int sm_offered;       /* the server offers XEP-0198 stream management */
-    int neg_code;         /* the login's own verdict, when it refused to go on */
-    char neg_msg[400];
     /* XEP-0198 stream management (lib/sm.c), when the caller asked for it
      * (xu_session_want_sm) and the server offers it */
     int sm_enabled;       /* <enabled/> received: both sides count */
