@@ -251,3 +251,22 @@ assert_nothing_after_response() {
 	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "the first login was not SCRAM-SHA-1-PLUS"
 	[ "$(grep -ao "<auth " "$MB_REC.tls" | wc -l)" = 2 ] || fail "expected two logins to have sent <auth>"
 }
+
+@test "misbehave: a failed login drops the cached salted password: the next run derives it from the password again" {
+	local pw2="mb-pw2-$(_xu_rand 6)" st=$BATS_TEST_TMPDIR/state/xmpputils
+	local -a run=(xu_run_tool xmpp-send -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1
+		--tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" --trace "$BATS_TEST_TMPDIR/trace")
+	MB_PEER_PASSWORD=$MB_PASSWORD MB_PEER_PASSWORD2=$pw2 MB_CONNECTIONS=3 mb_peer scram-repassword
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" -m one "bob@$XU_DOMAIN"
+	assert_status 0
+	[ -n "$(ls "$st"/scram-* 2>/dev/null)" ] || fail "no cache entry after the first login"
+	# the server's password changed but not its salt: the entry no longer fits
+	XMPP_PASSWORD=$pw2 "${run[@]}" --port "$MB_PORT" -m two "bob@$XU_DOMAIN"
+	assert_status 77
+	grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "the cached entry was not tried"
+	[ -z "$(ls "$st"/scram-* 2>/dev/null)" ] || fail "the failed login left its cache entry"
+	XMPP_PASSWORD=$pw2 "${run[@]}" --port "$MB_PORT" -m three "bob@$XU_DOMAIN"
+	assert_status 0
+	! grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "a cache hit although the entry was dropped"
+	mb_peer_wait
+}

@@ -41,6 +41,8 @@ bind, unless the scenario says otherwise):
                              session's tls-unique (tamper: to other bytes, as a
                              man in the middle's second TLS session would), then
                              plays a correct server
+  scram-repassword           SCRAM-SHA-1 with a fixed salt; from the second
+                             connection on the password is $MB_PEER_PASSWORD2
   downgrade                  --connections 3: the first connection plays
                              scram-plus, the others ok (PLAIN only)
   no-starttls                STARTTLS stripped: offers SASL PLAIN in clear and no
@@ -65,8 +67,9 @@ class Scram:
     """The server side of SCRAM, by GNU SASL (libgsasl), through ctypes."""
     GSASL_OK, GSASL_NEEDS_MORE = 0, 1
     GSASL_PASSWORD, GSASL_CB_TLS_UNIQUE = 3, 18
+    GSASL_SCRAM_ITER, GSASL_SCRAM_SALT = 15, 16
 
-    def __init__(self, mech, password, cb_unique=None):
+    def __init__(self, mech, password, cb_unique=None, salt=None):
         import ctypes
         self.c = ctypes
         self.lib = ctypes.CDLL("libgsasl.so.18")
@@ -82,6 +85,9 @@ class Scram:
         self.lib.gsasl_property_set(self.sess, self.GSASL_PASSWORD, password.encode())
         if cb_unique is not None:
             self.lib.gsasl_property_set(self.sess, self.GSASL_CB_TLS_UNIQUE, cb_unique)
+        if salt is not None:  # a fixed salt and count (else GNU SASL picks a random salt)
+            self.lib.gsasl_property_set(self.sess, self.GSASL_SCRAM_SALT, salt)
+            self.lib.gsasl_property_set(self.sess, self.GSASL_SCRAM_ITER, b"4096")
 
     def step(self, b64):
         out = self.c.c_char_p()
@@ -326,7 +332,7 @@ async def play(p, scenario):
         # (PLAIN only): a server, or someone in between, that stopped
         # offering the mechanism used before
         await play(p, "scram-plus" if p.conn_no == 1 else "ok")
-    elif name in ("scram-bad-signature", "scram-no-signature", "scram-plus"):
+    elif name in ("scram-bad-signature", "scram-no-signature", "scram-plus", "scram-repassword"):
         import base64
         plus = name == "scram-plus"
         await p.starttls_proceed()
@@ -345,7 +351,14 @@ async def play(p, scenario):
         m = await p.expect(rb"<auth[^>]*mechanism=[\"']([A-Z0-9-]+)[\"'][^>]*>(.*?)</auth>")
         mech = m.group(1).decode()
         p.event("auth " + mech)
-        srv = Scram(mech, os.environ.get("MB_PEER_PASSWORD", ""), cb if mech.endswith("-PLUS") else None)
+        password = os.environ.get("MB_PEER_PASSWORD", "")
+        salt = None
+        if name == "scram-repassword":
+            # the password changes after the first connection, the salt does not
+            salt = b"c2FsdC10aGF0LXN0YXlz"
+            if p.conn_no > 1:
+                password = os.environ.get("MB_PEER_PASSWORD2", "")
+        srv = Scram(mech, password, cb if mech.endswith("-PLUS") else None, salt)
         rc, out = srv.step(m.group(2))
         await p.send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</challenge>" % out.decode(),
                      "challenge")
@@ -365,7 +378,7 @@ async def play(p, scenario):
             out = b""
         await p.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</success>" % out.decode(), "success")
         p.event("after-success")
-        if name != "scram-plus":
+        if name not in ("scram-plus", "scram-repassword"):
             await p.hold()
             return
         await p.bind()
