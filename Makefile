@@ -23,7 +23,7 @@ DESTDIR ?=
 # The one place the version is written; debian/changelog must agree (tests/package.bats).
 VERSION := 0.1.0
 
-PKGS    := libstrophe openssl libxml-2.0 jansson libcurl libmicrohttpd libidn libomemo-c sqlite3
+PKGS    := libstrophe openssl libxml-2.0 jansson libcurl libmicrohttpd libidn libomemo-c sqlite3 libgsasl
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation

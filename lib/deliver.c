@@ -37,10 +37,17 @@
 enum state { DOWN, CONNECTING, UP };
 
 struct ping {
-    char *id;
+    char *id;            /* NULL: an XEP-0198 <r/> */
+    unsigned long h;     /* for <r/>: our stanza count when it was sent */
     struct xu_pos pos;   /* send position when it was sent */
     unsigned long msgs;  /* messages sent before it on this connection */
     double sent;
+};
+
+struct sm_mark {         /* a message, by the stream-management count after it */
+    unsigned long h;
+    struct xu_pos pos;   /* outbox position after it */
+    unsigned long msgs;  /* messages sent on this connection up to it */
 };
 
 struct rwait {           /* a message waiting for its delivery receipt */
@@ -80,6 +87,10 @@ struct engine {
     unsigned long messages, stanzas;     /* in total */
     double last_activity;
     unsigned long inbound;               /* stanzas received, to notice activity */
+    /* XEP-0198: what the server's counts mean, and what resumes */
+    struct sm_mark *marks;
+    size_t nmarks, capmarks;
+    struct xu_sm_resume resume;
     /* receipts */
     struct rwait *rw;
     size_t nrw, rwhead, rwlive;
@@ -385,7 +396,7 @@ static void drop_pings(struct engine *e, int upto, int delete_handlers)
     int k;
 
     for (k = 0; k < upto; k++) {
-        if (delete_handlers && e->s.conn)
+        if (delete_handlers && e->s.conn && e->pings[k].id)
             xmpp_id_handler_delete(e->s.conn, on_ping_reply, e->pings[k].id);
         free(e->pings[k].id);
     }
@@ -423,9 +434,14 @@ static void send_ping(struct engine *e, double now)
 
     if (e->npings == MAX_PINGS)
         return;
-    id = xu_session_ping(&e->s, on_ping_reply, e);
-    if (!id)
+    if (e->s.sm_enabled) {
+        /* the server's <a h/> proves what it has, stanza by stanza */
+        xu_session_sm_request(&e->s);
+        id = NULL;
+        e->pings[e->npings].h = e->s.sm_out;
+    } else if (!(id = xu_session_ping(&e->s, on_ping_reply, e))) {
         return;
+    }
     e->pings[e->npings].id = id;
     e->pings[e->npings].pos = e->ob.sent;
     e->pings[e->npings].msgs = e->msgs_sent;
@@ -433,6 +449,61 @@ static void send_ping(struct engine *e, double now)
     e->npings++;
     e->since_ping = 0;
     e->last_activity = now;
+}
+
+/* ---- XEP-0198 ---- */
+
+/* m <= h in the 2^32 count */
+static int h_reached(unsigned long m, unsigned long h)
+{
+    return ((h - m) & 0xffffffffUL) < 0x80000000UL;
+}
+
+static int add_mark(struct engine *e)
+{
+    struct sm_mark *n;
+
+    if (e->nmarks == e->capmarks) {
+        n = realloc(e->marks, (e->capmarks ? e->capmarks * 2 : 256) * sizeof *n);
+        if (!n)
+            return -1;
+        e->marks = n;
+        e->capmarks = e->capmarks ? e->capmarks * 2 : 256;
+    }
+    e->marks[e->nmarks].h = e->s.sm_out;
+    e->marks[e->nmarks].pos = e->ob.sent;
+    e->marks[e->nmarks].msgs = e->msgs_sent;
+    e->nmarks++;
+    return 0;
+}
+
+/* The server has h of our stanzas (<a h/>, or <resumed h/> on a new
+ * connection): what they carried is delivered. */
+static void on_sm_ack(struct xu_session *s, unsigned long h, void *ud)
+{
+    struct engine *e = ud;
+    size_t k = 0;
+    int j = 0;
+
+    while (k < e->nmarks && h_reached(e->marks[k].h, h))
+        k++;
+    if (k > 0) {
+        xu_outbox_ack(&e->ob, e->marks[k - 1].pos);
+        if (s->ready) /* the marks of a resumed stream are of the old connection */
+            e->msgs_acked = e->marks[k - 1].msgs;
+        memmove(e->marks, e->marks + k, (e->nmarks - k) * sizeof *e->marks);
+        e->nmarks -= k;
+    }
+    if (!s->ready) {
+        /* resumed: what the server did not get goes again, counted anew */
+        e->nmarks = 0;
+        xu_outbox_rewind(&e->ob);
+    }
+    while (j < e->npings && !e->pings[j].id && h_reached(e->pings[j].h, h))
+        j++;
+    drop_pings(e, j, 0);
+    e->failures = 0;
+    e->last_activity = xu_now();
 }
 
 /* ---- receipts ---- */
@@ -749,6 +820,8 @@ static int pump(struct engine *e, double now)
             return rc;
         e->msgs_sent++;
         e->messages++;
+        if (e->s.sm_enabled && add_mark(e) < 0)
+            return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
         if (++e->since_ping >= PING_EVERY)
             send_ping(e, now);
     }
@@ -796,6 +869,13 @@ static int retryable(int code)
 /* Forget the connection; what it did not get acknowledged is sent again. */
 static void drop_session(struct engine *e)
 {
+    /* a stream the server may still hold is resumed on the next
+     * connection: then only what it had not counted is sent again */
+    if (e->s.ready) {
+        xu_session_sm_save(&e->s, &e->resume);
+        if (!e->resume.valid)
+            e->nmarks = 0;
+    } /* else a failed attempt: the stream to resume is still the older one */
     drop_pings(e, e->npings, 0);
     free_rooms(e);
     xu_session_free(&e->s);
@@ -941,7 +1021,11 @@ static double attempt_deadline(const struct engine *e, double now)
 
 static int start_connecting(struct engine *e)
 {
-    int rc = xu_session_start(&e->s, e->c->opts, attempt_deadline(e, xu_now()), &e->s.err);
+    int rc;
+
+    if (e->resume.valid)
+        xu_session_resume_next(&e->resume);
+    rc = xu_session_start(&e->s, e->c->opts, attempt_deadline(e, xu_now()), &e->s.err);
 
     if (rc)
         return rc;
@@ -987,6 +1071,12 @@ static int session_up(struct engine *e)
         xu_error_replace(&e->s.err, rc, "%s", err.msg);
         return rc;
     }
+    if (!e->s.sm_resumed)
+        e->nmarks = 0; /* a new stream: everything unacknowledged goes again */
+    e->resume.valid = 0; /* resumed or not, that stream is done with */
+    if (e->s.sm_resumed)
+        xu_info("stream resumed: %zu %s the server had not received go again",
+                xu_outbox_pending(&e->ob), unit(e, xu_outbox_pending(&e->ob)));
     e->state = UP;
     e->outage = 0;
     e->connections++;
@@ -1313,6 +1403,10 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
             xu_error_set(err, rc, "%s", e->s.err.msg);
     }
 
+    /* streams use XEP-0198 where offered (acknowledgements per stanza,
+     * resumption after a cut); a one-shot send keeps its ping */
+    if (rc == 0 && streaming(e))
+        xu_session_want_sm(1, on_sm_ack, e);
     if (rc == 0 && streaming(e)) {
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_stop;
@@ -1331,6 +1425,8 @@ int xu_deliver(const struct xu_deliver_cfg *c, struct xu_error *err)
         sigaction(SIGHUP, &old_hup, NULL);
     }
 
+    xu_session_want_sm(0, NULL, NULL);
+    free(e->marks);
     drop_pings(e, e->npings, 0);
     if (e->rooms)
         free_rooms(e);

@@ -1,4 +1,5 @@
 #include "opts.h"
+#include "sasl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,7 +18,7 @@ enum {
     O_ACCOUNT = 1, O_CONFIG, O_JID, O_HOST, O_PORT, O_RESOURCE, O_TLS,
     O_TLS_TRUST_FILE, O_TLS_FINGERPRINT, O_TLS_INSECURE, O_PASSWORD_FILE,
     O_PASSWORDEVAL, O_TIMEOUT, O_TRACE, O_COMPONENT, O_SECRET_FILE, O_VERBOSE,
-    O_QUIET, O_HELP, O_VERSION,
+    O_QUIET, O_HELP, O_VERSION, O_SASL_MECHANISMS, O_ACCEPT_MECH_CHANGE, O_NO_SASL_CACHE,
 };
 
 static const struct xu_option common_options[] = {
@@ -37,6 +38,9 @@ static const struct xu_option common_options[] = {
     {"trace", 0, XU_OPT_ARG, O_TRACE, "FILE", "write the XMPP transcript to FILE ('-' = stderr), secrets redacted"},
     {"component", 0, XU_OPT_ARG, O_COMPONENT, "DOMAIN", "connect as XEP-0114 component DOMAIN (needs --host, --secret-file)"},
     {"secret-file", 0, XU_OPT_ARG, O_SECRET_FILE, "FILE", "component secret: first line of FILE"},
+    {"sasl-mechanisms", 0, XU_OPT_ARG, O_SASL_MECHANISMS, "LIST", "allow only these SASL mechanisms (comma-separated; DIGEST-MD5 only when named)"},
+    {"accept-mechanism-change", 0, 0, O_ACCEPT_MECH_CHANGE, NULL, "log in although the server no longer offers the mechanism used before"},
+    {"no-sasl-cache", 0, 0, O_NO_SASL_CACHE, NULL, "neither use nor keep the SCRAM salted password in the state directory"},
     {"verbose", 'v', XU_OPT_NOCONFIG, O_VERBOSE, NULL, "say more on stderr (repeat for more)"},
     {"quiet", 'q', XU_OPT_NOCONFIG, O_QUIET, NULL, "print only errors on stderr"},
     {"help", 'h', XU_OPT_NOCONFIG, O_HELP, NULL, "show this help and exit"},
@@ -247,6 +251,16 @@ static int apply_common(struct xu_opts *o, int id, const char *arg, const char *
     case O_TRACE: rc = set_str(&o->trace, arg); break;
     case O_COMPONENT: rc = set_str(&o->component, arg); break;
     case O_SECRET_FILE: rc = set_str(&o->secret_file, arg); break;
+    case O_ACCEPT_MECH_CHANGE: o->accept_mechanism_change = 1; break;
+    case O_NO_SASL_CACHE: o->no_sasl_cache = 1; break;
+    case O_SASL_MECHANISMS: {
+        char why[300];
+
+        if (xu_sasl_check_list(arg, why, sizeof why) < 0)
+            return xu_error_set(err, code, "%s: %s", where, why);
+        rc = set_str(&o->sasl_mechanisms, arg);
+        break;
+    }
     case O_VERBOSE: xu_verbosity = xu_verbosity < 0 ? 1 : xu_verbosity + 1; break;
     case O_QUIET: xu_verbosity = -1; break;
     default: return xu_error_set(err, XU_EX_SOFTWARE, "unhandled option %d", id);
@@ -559,5 +573,6 @@ void xu_opts_free(struct xu_opts *o)
     free(o->trace);
     free(o->component);
     free(o->secret_file);
+    free(o->sasl_mechanisms);
     memset(o, 0, sizeof *o);
 }

@@ -34,6 +34,9 @@ struct xu_opts {
     char *trace;             /* file, "-" = stderr */
     char *component;         /* component domain: XEP-0114 session instead of c2s */
     char *secret_file;       /* component secret */
+    char *sasl_mechanisms;   /* --sasl-mechanisms: allowed SASL mechanisms; NULL = the default set */
+    int accept_mechanism_change; /* --accept-mechanism-change: no downgrade refusal, remember the new one */
+    int no_sasl_cache;       /* --no-sasl-cache: neither use nor keep the SCRAM salted password */
 };
 
 /* Option flags */

@@ -224,6 +224,10 @@ int probe_login(const struct probe_cfg *cfg, struct probe_report *r, const struc
     }
     json_object_set_new(sasl, "ok", json_true());
     json_object_set_new(sasl, "error", json_null());
+    /* what the suite's own login (lib/negotiate.c) found out */
+    json_object_set_new(sasl, "channel_binding", s.cb_type[0] ? json_string(s.cb_type) : json_null());
+    json_object_set_new(sasl, "server_signature_verified", json_boolean(s.server_verified));
+    json_object_set_new(probe_obj(r, "sm"), "offered", json_boolean(s.sm_offered));
     probe_stage(r, "sasl", 1, span_ms(&s, XU_PHASE_AUTH, XU_PHASE_BIND), "%s as %s",
                 s.sasl_mechanism[0] ? s.sasl_mechanism : "?", lo.jid);
     probe_stage(r, "bind", 1, span_ms(&s, XU_PHASE_BIND, XU_PHASE_READY), "%s",

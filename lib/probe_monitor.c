@@ -151,6 +151,9 @@ static const char *prom_name(const struct prom *p, const char *cli)
         {"xmpp_cert_verified", "probe_xmpp_cert_verified"},
         {"xmpp_starttls_required", "probe_xmpp_starttls_required"},
         {"xmpp_sasl_mechanism_offered", "probe_xmpp_sasl_mechanism_offered"},
+        {"xmpp_sasl_login_info", "probe_xmpp_sasl_login_info"},
+        {"xmpp_sasl_server_signature_verified", "probe_xmpp_sasl_server_signature_verified"},
+        {"xmpp_sm_offered", "probe_xmpp_sm_offered"},
         {"xmpp_ping_duration_seconds", "probe_xmpp_ping_duration_seconds"},
     };
     size_t i;
@@ -249,7 +252,7 @@ static double earliest_expiry(const json_t *root)
  * then document it in xmpp-probe(1), METRICS and EXPORTER. */
 enum prom_family {
     PF_SUCCESS, PF_STATUS, PF_TOTAL, PF_DURATION, PF_PHASE, PF_FINDINGS, PF_TLS, PF_EXPIRY,
-    PF_VERIFIED, PF_STARTTLS, PF_MECHS, PF_PING, PF_END
+    PF_VERIFIED, PF_STARTTLS, PF_MECHS, PF_SASL_LOGIN, PF_SASL_SIGNATURE, PF_SM, PF_PING, PF_END
 };
 
 static void emit(struct prom *p, enum prom_family f, const struct probe_report *r)
@@ -338,6 +341,24 @@ static void emit(struct prom *p, enum prom_family f, const struct probe_report *
             sample(p, 1, extra);
         }
         break;
+    case PF_SASL_LOGIN:
+        if (!probe_get_str(root, "sasl.used"))
+            break;
+        extra[0] = "mechanism";
+        extra[1] = probe_get_str(root, "sasl.used");
+        extra[2] = "channel_binding";
+        extra[3] = probe_get_str(root, "sasl.channel_binding") ? probe_get_str(root, "sasl.channel_binding")
+                                                               : "none";
+        sample(p, 1, extra);
+        break;
+    case PF_SASL_SIGNATURE:
+        if ((b = probe_get_bool(root, "sasl.server_signature_verified")) >= 0)
+            sample(p, b, NULL);
+        break;
+    case PF_SM:
+        if ((b = probe_get_bool(root, "sm.offered")) >= 0)
+            sample(p, b, NULL);
+        break;
     case PF_PING:
         if ((v = probe_get_num(root, "ping.ms", -1)) >= 0)
             sample(p, v / 1000.0, NULL);
@@ -390,6 +411,16 @@ static void start_family(struct prom *p, enum prom_family f)
     case PF_MECHS:
         family(p, "xmpp_sasl_mechanism_offered",
                "SASL mechanisms the server offers after TLS (1 for each offered).");
+        break;
+    case PF_SASL_LOGIN:
+        family(p, "xmpp_sasl_login_info", "The SASL mechanism the login used and its channel binding (always 1).");
+        break;
+    case PF_SASL_SIGNATURE:
+        family(p, "xmpp_sasl_server_signature_verified",
+               "1 if the server proved it knows the password (SCRAM server signature), else 0.");
+        break;
+    case PF_SM:
+        family(p, "xmpp_sm_offered", "1 if the server offers XEP-0198 stream management, else 0.");
         break;
     case PF_PING:
         family(p, "xmpp_ping_duration_seconds", "Round trip of a XEP-0199 ping to the server.");

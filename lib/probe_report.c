@@ -413,7 +413,14 @@ static void text_session(FILE *fp, const json_t *root)
     size_t i;
 
     if (probe_get_str(root, "sasl.used"))
-        fprintf(fp, "  %-12s %s\n", "SASL", probe_get_str(root, "sasl.used"));
+        fprintf(fp, "  %-12s %s%s%s%s\n", "SASL", probe_get_str(root, "sasl.used"),
+                probe_get_str(root, "sasl.channel_binding") ? " with " : "",
+                probe_get_str(root, "sasl.channel_binding") ? probe_get_str(root, "sasl.channel_binding") : "",
+                probe_get_bool(root, "sasl.server_signature_verified") == 1
+                    ? ", server signature verified" : "");
+    if (probe_get_bool(root, "sm.offered") >= 0)
+        fprintf(fp, "  %-12s %s\n", "stream mgmt", probe_get_bool(root, "sm.offered") == 1
+                ? "offered (XEP-0198)" : "not offered");
     if (probe_get_str(root, "bind.jid"))
         fprintf(fp, "  %-12s %s\n", "bound JID", safe(probe_get_str(root, "bind.jid"), b, sizeof b));
     if (probe_get_num(root, "ping.ms", -1) >= 0)

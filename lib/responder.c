@@ -149,12 +149,16 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         r->refused++;
     else
         r->answered++;
-    xmpp_send(conn, reply);
+    if (r->session)
+        xu_session_send(r->session, reply); /* counted for stream management */
+    else
+        xmpp_send(conn, reply);
     xmpp_stanza_release(reply);
     return 1;
 }
 
 void xu_responder_install(struct xu_session *s, struct xu_responder *r)
 {
+    r->session = s;
     xmpp_handler_add(s->conn, on_iq, NULL, "iq", NULL, r);
 }

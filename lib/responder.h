@@ -26,6 +26,7 @@ struct xu_responder {
     void *claim_ud;
     unsigned long answered; /* requests answered with a result */
     unsigned long refused;  /* requests answered with an error */
+    struct xu_session *session; /* set by xu_responder_install */
 };
 
 /* Answer iq requests on this session until it is freed. r must outlive the

@@ -1,7 +1,6 @@
 #include "session.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -22,9 +21,12 @@
 #include <openssl/x509.h>
 
 #include "jid.h"
+#include "negotiate.h"
 #include "msg.h"
 #include "secret.h"
+#include "sm.h"
 #include "stanza_out.h"
+#include "tlsinfo.h"
 #include "trace.h"
 
 /* libstrophe's socket-option and certificate-failure callbacks carry no
@@ -99,25 +101,6 @@ static void *mem_realloc(void *p, size_t size, void *ud)
 }
 
 static xmpp_mem_t wiping_mem = {mem_alloc, mem_free, mem_realloc, NULL};
-
-/* ---- a libstrophe 0.12.2 bug ---- */
-
-/* After SASL, libstrophe copies the <bind/> feature without checking that
- * the server offered one: stream features without <bind/> made it
- * dereference NULL in xmpp_stanza_copy (a crash, not an error). Its call
- * goes through the PLT, so this definition takes its place: NULL gives
- * NULL, which libstrophe treats as an allocation failure and disconnects;
- * on_recv has noted the missing <bind/> for the message. */
-xmpp_stanza_t *xmpp_stanza_copy(const xmpp_stanza_t *stanza)
-{
-    static xmpp_stanza_t *(*real)(const xmpp_stanza_t *);
-
-    if (!stanza)
-        return NULL;
-    if (!real)
-        *(void **)&real = dlsym(RTLD_NEXT, "xmpp_stanza_copy");
-    return real ? real(stanza) : NULL;
-}
 
 /* ---- deadline alarm ---- */
 
@@ -236,7 +219,8 @@ static void check_pin(struct xu_session *s)
     s->pin_checked = 1;
     cert = xmpp_conn_get_peer_cert(s->conn);
     fp = cert ? xmpp_tlscert_get_string(cert, XMPP_CERT_FINGERPRINT_SHA256) : NULL;
-    snprintf(s->peer_fingerprint, sizeof s->peer_fingerprint, "%s", fp ? fp : "");
+    if (fp || !s->peer_fingerprint[0]) /* else: the one on_certfail saw */
+        snprintf(s->peer_fingerprint, sizeof s->peer_fingerprint, "%s", fp ? fp : "");
     if (!fp || strcasecmp(fp, s->opts->tls_fingerprint) != 0) {
         s->pin_mismatch = 1;
         /* Kill the socket before anything else is sent: no credentials
@@ -258,6 +242,19 @@ static void on_sent(struct xu_session *s, const char *data)
 {
     char *mech = NULL;
 
+    if (strncmp(data, "<stream:error", 13) == 0 && !s->parse_error && s->phase != XU_PHASE_CLOSING) {
+        /* The suite never sends a stream error: libstrophe does when the
+         * server's XML does not parse, and then keeps the connection (and
+         * its broken parser) until the deadline: end it. */
+        s->parse_error = 1;
+        if (s->sock >= 0)
+            shutdown(s->sock, SHUT_RDWR);
+        xu_trace_info(s->trace, "malformed XML from the server: closing");
+        return;
+    }
+    if (!s->is_component)
+        return; /* the client login tracks its own phase (lib/negotiate.c) */
+
     if (strncmp(data, "<auth", 5) == 0) {
         attr_of(data, "mechanism", &mech);
         snprintf(s->sasl_mechanism, sizeof s->sasl_mechanism, "%s", mech ? mech : "");
@@ -274,6 +271,11 @@ static void on_sent(struct xu_session *s, const char *data)
 
 static void on_recv(struct xu_session *s, const char *data)
 {
+    if (!s->is_component) {
+        if (strncmp(data, "<stream:stream", 14) == 0)
+            attr_of(data, "id", &s->stream_id);
+        return; /* the client login sees the stanzas themselves */
+    }
     if (strncmp(data, "<stream:stream", 14) == 0) {
         if (s->phase < XU_PHASE_STREAM)
             s->phase = XU_PHASE_STREAM;
@@ -314,6 +316,14 @@ static void on_event(struct xu_session *s, xmpp_log_level_t level, const char *a
 {
     int n;
 
+    if (!s->is_component) {
+        /* only for the transcript and for diagnostics: no verdict of the
+         * client login comes from libstrophe's log text */
+        if (level >= XMPP_LEVEL_ERROR && !is_sensitive(area, msg) && !s->last_error[0] &&
+            s->phase < XU_PHASE_READY && strncmp(msg, "parse error", 11) != 0)
+            snprintf(s->last_error, sizeof s->last_error, "%s", msg);
+        return;
+    }
     if (strncmp(msg, "parse error", 11) == 0) {
         /* libstrophe answers malformed XML with a stream error but keeps
          * the connection (and its broken parser) until the deadline: end
@@ -406,6 +416,10 @@ static int on_certfail(const xmpp_tlscert_t *cert, const char *const errmsg)
     /* A pinned certificate is its own trust anchor (e.g. self-signed). */
     if (s->opts->tls_fingerprint && fp && strcasecmp(fp, s->opts->tls_fingerprint) == 0)
         return 1;
+    /* a mismatch report names the certificate presented, which a failed
+     * verification leaves libstrophe unable to return later */
+    if (fp && !s->peer_fingerprint[0] && xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT))
+        snprintf(s->peer_fingerprint, sizeof s->peer_fingerprint, "%s", fp);
     subject = xmpp_tlscert_get_string(cert, XMPP_CERT_SUBJECT);
     s->cert_failed = 1;
     snprintf(s->cert_error, sizeof s->cert_error, "%s (certificate %s)",
@@ -559,6 +573,11 @@ static void explain_disconnect(struct xu_session *s, int error, xmpp_stream_erro
                          s->connect_target, s->last_error[0] ? ": " : "", s->last_error);
         return;
     case XU_PHASE_TLS:
+        if (s->opts->tls == XU_TLS_DIRECT) {
+            xu_error_set(e, XU_EX_PROTOCOL, "direct TLS with %s failed%s%s (is it a direct-TLS port?)",
+                         s->connect_target, s->last_error[0] ? ": " : "", s->last_error);
+            return;
+        }
         xu_error_set(e, XU_EX_PROTOCOL, "TLS negotiation with %s failed%s%s",
                      s->connect_target, s->last_error[0] ? ": " : "", s->last_error);
         return;
@@ -625,36 +644,59 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
     struct xu_session *s = ud;
     const char *jid;
 
-    if (ev == XMPP_CONN_CONNECT) {
-        /* The pin was checked right after the handshake; a session that got
-         * here without a check (e.g. TLS off) must not pass. */
-        if (s->opts->tls_fingerprint && (!s->pin_checked || s->pin_mismatch)) {
-            check_pin(s);
-            if (!s->pin_checked || s->pin_mismatch) {
-                s->pin_mismatch = 1;
-                xmpp_disconnect(conn);
-                return;
-            }
-        }
-        restore_cert_file();
-        s->phase = XU_PHASE_READY;
-        s->ready = 1;
-        note_phase(s);
-        jid = s->is_component ? s->opts->component : xmpp_conn_get_bound_jid(conn);
-        free(s->bound_jid);
-        s->bound_jid = jid ? strdup(jid) : NULL;
-        if (ready_hook)
-            ready_hook(s, ready_hook_ud);
-        xu_trace_info(s->trace, "session ready as %s", jid ? jid : "?");
+    (void)conn;
+    if (ev == XMPP_CONN_RAW_CONNECT) {
+        xu_negotiate_connected(s);
+    } else if (ev == XMPP_CONN_CONNECT) {
+        /* raw mode: a stream header from the server, nothing more */
+        if (!s->is_component)
+            return;
+        jid = s->opts->component;
+        xu_session_became_ready(s, jid);
     } else if (ev == XMPP_CONN_DISCONNECT || ev == XMPP_CONN_FAIL) {
         restore_cert_file();
         s->disconnected = 1;
+        if (!se)
+            se = xu_negotiate_stream_error(s);
         if (s->phase != XU_PHASE_CLOSING)
             explain_disconnect(s, error, se);
         s->phase = XU_PHASE_CLOSED;
         s->sock = -1;
         alarm_sock = -1;
     }
+}
+
+int xu_session_check_pin(struct xu_session *s)
+{
+    if (!s->opts->tls_fingerprint)
+        return 0;
+    check_pin(s);
+    if (!s->pin_checked || s->pin_mismatch) {
+        s->pin_mismatch = 1;
+        if (s->sock >= 0)
+            shutdown(s->sock, SHUT_RDWR);
+        return -1;
+    }
+    return 0;
+}
+
+void xu_session_became_ready(struct xu_session *s, const char *jid)
+{
+    /* The pin was checked right after the handshake; a session that got
+     * here without a check (e.g. TLS off) must not pass. */
+    if (xu_session_check_pin(s) != 0)
+        return;
+    restore_cert_file();
+    s->phase = XU_PHASE_READY;
+    s->ready = 1;
+    note_phase(s);
+    if (jid != s->bound_jid) {
+        free(s->bound_jid);
+        s->bound_jid = jid ? strdup(jid) : NULL;
+    }
+    if (ready_hook)
+        ready_hook(s, ready_hook_ud);
+    xu_trace_info(s->trace, "session ready as %s", s->bound_jid ? s->bound_jid : "?");
 }
 
 /* ---- public ---- */
@@ -799,7 +841,7 @@ static int setup_tls(struct xu_session *s, struct xu_error *err)
 static int start_client(struct xu_session *s, struct xu_error *err)
 {
     const struct xu_opts *o = s->opts;
-    char why[128], domain[1024], *full = NULL, *password = NULL;
+    char why[128], domain[1024], *full = NULL;
     const char *target;
     int rc;
 
@@ -818,13 +860,9 @@ static int start_client(struct xu_session *s, struct xu_error *err)
     }
     xmpp_conn_set_jid(s->conn, full ? full : o->jid);
     free(full);
-    if (strchr(o->jid, '@')) {
-        rc = xu_password_get(o, o->jid, &password, err);
-        if (rc)
-            return rc;
-        xmpp_conn_set_pass(s->conn, password);
-        xu_secret_free(password);
-    }
+    rc = xu_negotiate_prepare(s, err);
+    if (rc)
+        return rc;
     xu_jid_domain(o->jid, domain, sizeof domain);
     target = o->host ? o->host : domain;
     snprintf(s->connect_target, sizeof s->connect_target, "%s:%u", target,
@@ -832,7 +870,7 @@ static int start_client(struct xu_session *s, struct xu_error *err)
     s->phase = XU_PHASE_TCP;
     if (o->tls != XU_TLS_OFF && !o->tls_insecure)
         prefer_cert_dir();
-    if (xmpp_connect_client(s->conn, o->host, (unsigned short)o->port, on_conn, s) != XMPP_EOK) {
+    if (xmpp_connect_raw(s->conn, o->host, (unsigned short)o->port, on_conn, s) != XMPP_EOK) {
         restore_cert_file();
         return resolve_failure(s, target, err);
     }
@@ -905,6 +943,7 @@ int xu_session_start(struct xu_session *s, const struct xu_opts *o, double deadl
     s->sock = -1;
     s->is_component = o->component != NULL;
     current = s;
+    xu_sm_take_resume(s);
     if (!initialised) {
         xmpp_initialize();
         signal(SIGPIPE, SIG_IGN);
@@ -1056,6 +1095,7 @@ int xu_session_run(struct xu_session *s, int (*done)(void *ud), void *ud, struct
 
 void xu_session_send(struct xu_session *s, xmpp_stanza_t *stanza)
 {
+    xu_sm_count_queued(s, stanza);
     xu_send_faithful(s->conn, stanza); /* (stanza_out.h: not xmpp_send) */
 }
 
@@ -1114,7 +1154,7 @@ char *xu_session_ping(struct xu_session *s, xmpp_handler handler, void *ud)
     if (s->bound_jid && xu_jid_domain(s->bound_jid, domain, sizeof domain))
         xmpp_stanza_set_to(iq, domain);
     xmpp_id_handler_add(s->conn, handler, id, ud);
-    xmpp_send(s->conn, iq);
+    xu_session_send(s, iq);
     xmpp_stanza_release(iq);
     return id;
 }
@@ -1158,10 +1198,13 @@ void xu_session_free(struct xu_session *s)
 {
     arm_alarm(0);
     restore_cert_file();
+    xu_negotiate_free(s); /* before the context its stanzas belong to */
     if (s->conn)
         xmpp_conn_release(s->conn);
     if (s->ctx)
         xmpp_ctx_free(s->ctx);
+    xu_negotiate_free(s);
+    xu_tlsinfo_reset();
     if (!s->trace_shared)
         xu_trace_close(s->trace);
     free(s->bound_jid);

@@ -60,6 +60,30 @@ struct xu_session {
     char sasl_mechanism[32];
     int trace_shared;     /* s->trace belongs to the caller (xu_session_share_trace) */
     int parse_error;      /* the server sent malformed XML */
+    /* the login (lib/negotiate.c): its state, and what it found out */
+    struct xu_negotiation *neg;
+    char cb_type[16];     /* channel binding used: tls-exporter, tls-unique, "" none */
+    char tls_version[16]; /* e.g. TLSv1.3; "" when not known */
+    int server_verified;  /* SCRAM: the server proved it knows the password (v= checked) */
+    int sm_offered;       /* the server offers XEP-0198 stream management */
+    /* XEP-0198 stream management (lib/sm.c), when the caller asked for it
+     * (xu_session_want_sm) and the server offers it */
+    int sm_enabled;       /* <enabled/> received: both sides count */
+    int sm_resumable;     /* the server allows resuming this stream */
+    char sm_id[256];      /* its stream id for <resume previd=.../> */
+    unsigned long sm_out; /* stanzas we sent since <enable/> (mod 2^32) */
+    unsigned long sm_in;  /* stanzas we received since <enabled/> */
+    unsigned long sm_acked; /* the server's last h */
+    int sm_resumed;       /* this session resumed an earlier stream */
+    int sm_resume_refused; /* resumption was asked for and refused */
+};
+
+/* What a stream needs to be resumed on a new connection (XEP-0198). */
+struct xu_sm_resume {
+    int valid;
+    char id[256];
+    char jid[1024];       /* the full JID bound in the stream */
+    unsigned long in, out;
 };
 
 /* The deadline for connecting when --timeout is 0 (no deadline once
@@ -95,6 +119,24 @@ int xu_session_start(struct xu_session *s, const struct xu_opts *opts, double de
  * xu_session_open returns it may already have been dispatched). NULL: none. */
 void xu_session_on_ready(void (*fn)(struct xu_session *s, void *ud), void *ud);
 
+/* Sessions started from now on enable XEP-0198 stream management when the
+ * server offers it (with resumption), count stanzas both ways and answer
+ * <r/>. fn(s, h, ud) runs whenever the server acknowledges: h stanzas of
+ * ours (counted from <enable/>, mod 2^32) have reached it; also on <resumed
+ * h/> (before the session is ready). 0: none (the default). */
+void xu_session_want_sm(int on, void (*fn)(struct xu_session *s, unsigned long h, void *ud),
+                        void *ud);
+
+/* The next session started resumes the stream in *r (copied) if the server
+ * still has it; otherwise it binds afresh (s->sm_resume_refused). */
+void xu_session_resume_next(const struct xu_sm_resume *r);
+
+/* Save what is needed to resume s's stream (valid = 0 when it cannot be). */
+void xu_session_sm_save(const struct xu_session *s, struct xu_sm_resume *r);
+
+/* Ask the server for an acknowledgement (<r/>); 0, or -1 without SM. */
+int xu_session_sm_request(struct xu_session *s);
+
 /* Change the deadline (absolute; 0 = none). */
 void xu_session_set_deadline(struct xu_session *s, double deadline);
 
@@ -114,7 +156,8 @@ int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *ex
 int xu_session_run(struct xu_session *s, int (*done)(void *ud), void *ud,
                    struct xu_error *err);
 
-/* Send a stanza (not released). */
+/* Send a stanza (not released). Every stanza must go through here (not
+ * xmpp_send): it is counted for XEP-0198 stream management. */
 void xu_session_send(struct xu_session *s, xmpp_stanza_t *stanza);
 
 /* An XEP-0199 ping to the server, waiting for its answer: proves that the

@@ -121,3 +121,162 @@ plain_inside_tls() {
 @test "misbehave: a server that trickles one byte per second: 75 at the deadline" {
 	mb_case --min 2900 trickle 3
 }
+
+# ---- issue 11 items 21, 22, 13 (issue 12: the login): a downgrade to
+# plaintext and a certificate for another name, for every tool. These hold
+# the negotiation to its promise: nothing that authenticates leaves before a
+# verified TLS session.
+
+# A certificate signed by the suite's CA, but for another name.
+mb_wrong_name_cert() {
+	local d=$BATS_TEST_TMPDIR/wrong-name
+	mkdir -p "$d"
+	openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-keyout "$d/key" -out "$d/csr" -subj "/CN=other.invalid" >/dev/null 2>&1
+	printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:other.invalid\n' >"$d/ext"
+	openssl x509 -req -in "$d/csr" -CA "$XU_CA" -CAkey "$XU_CA_KEY" \
+		-set_serial "0x$(_xu_rand 8)" -days 2 -extfile "$d/ext" -out "$d/crt" >/dev/null 2>&1 ||
+		fail "cannot make the wrong-name certificate"
+	MB_CERT=$d/crt MB_KEY=$d/key
+	export MB_CERT MB_KEY
+}
+
+# mb_login_case SCENARIO CODE ERE PROBE_ERE [EXTRA-ARGS...]: every tool exits
+# CODE with ERE on stderr (xmpp-probe: Nagios 2, PROBE_ERE on stdout), and no
+# <auth> crossed the wire, neither in clear nor inside TLS.
+mb_login_case() {
+	local sc=$1 code=$2 ere=$3 pere=$4 tool ran=0
+	shift 4
+	local -a args
+	for tool in $MB_TOOLS; do
+		[ -x "$XU_BIN/$tool" ] || continue
+		mapfile -t args < <(mb_tool_args "$tool")
+		MB_CONNECTIONS=$(mb_tool_connections "$tool") mb_peer "$sc"
+		SSL_CERT_FILE=$XU_CA XMPP_PASSWORD=$MB_PASSWORD xu_run_tool "$tool" -C /dev/null -j "alice@$XU_DOMAIN" \
+			--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" "$@" "${args[@]}"
+		mb_peer_wait
+		if [ "$tool" = xmpp-probe ]; then
+			[ "$status" = 2 ] || fail "$tool, $sc: expected exit status 2, got $status"
+			grep -Eq -- "$pere" <<<"$output" || fail "$tool, $sc: stdout does not match /$pere/"
+		else
+			[ "$status" = "$code" ] || fail "$tool, $sc: expected exit status $code, got $status"
+			grep -Eq -- "$ere" <<<"$stderr" || fail "$tool, $sc: stderr does not match /$ere/"
+		fi
+		! grep -aq '<auth' "$MB_REC.plain" "$MB_REC.tls" || fail "$tool, $sc: an <auth> was sent"
+		! grep -aqF -- "$MB_PASSWORD" "$MB_REC.plain" "$MB_REC.tls" || fail "$tool, $sc: the password was sent"
+		assert_within_deadline
+		ran=$((ran + 1))
+	done
+	[ "$ran" -gt 0 ] || fail "no tool to test (MB_TOOLS=$MB_TOOLS)"
+}
+
+@test "misbehave: STARTTLS stripped (PLAIN offered, no <starttls/>): 76 and no <auth>, every tool" {
+	mb_login_case no-starttls 76 "does not offer STARTTLS" "CRITICAL - .*(STARTTLS|starttls)"
+	# the peer really offered PLAIN in clear: a client that fell for it would have authenticated
+	grep -q "sent features" "$MB_REC.events"
+}
+
+@test "misbehave: a certificate from the suite's CA for another name: 77 and no <auth>, every tool" {
+	mb_wrong_name_cert
+	mb_login_case ok 77 "certificate rejected.*(host ?name|mismatch|other\.invalid)" "CRITICAL - .*(certificate|name)"
+	grep -q tls-start "$MB_REC.events" || fail "the peer never started TLS: the name check was not reached"
+}
+
+@test "misbehave: a wrong --tls-fingerprint against a certificate that does not verify names the real fingerprint" {
+	local real wrong
+	mb_wrong_name_cert
+	real=$(openssl x509 -noout -fingerprint -sha256 -in "$MB_CERT" | sed 's/^.*=//; s/://g' | tr 'A-F' 'a-f')
+	wrong=$(printf '%064d' 0)
+	MB_TOOLS=xmpp-send mb_login_case ok 77 "fingerprint $real does not match" "." --tls-fingerprint "$wrong"
+	[[ "$stderr" != *"(none)"* ]] || fail "the message says (none): $stderr"
+}
+
+# ---- issue 12: the suite's own SASL (GNU SASL): the server must prove that it
+# knows the password, and channel binding must bind to this TLS session. The
+# peer plays the server side with GNU SASL too (tests/misbehave/peer.py Scram).
+
+# mb_scram_case SCENARIO: xmpp-send against it; sets status, stderr.
+mb_scram_case() {
+	MB_PEER_PASSWORD=$MB_PASSWORD mb_peer "$1"
+	SSL_CERT_FILE=$XU_CA XMPP_PASSWORD=$MB_PASSWORD xu_run_tool xmpp-send -C /dev/null -j "alice@$XU_DOMAIN" \
+		--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" \
+		--trace "$BATS_TEST_TMPDIR/trace" -m hello "bob@$XU_DOMAIN"
+	mb_peer_wait
+}
+
+# Nothing crossed the wire after the client's last SASL <response/>.
+assert_nothing_after_response() {
+	local rest
+	rest=$(sed -n 's#.*</response>##p' "$MB_REC.tls" | tail -n 1)
+	grep -aq '</response>' "$MB_REC.tls" || fail "no SASL response recorded: the exchange did not happen"
+	[ -z "$rest" ] && [ "$(grep -ac '</response>' "$MB_REC.tls")" = 1 ] ||
+		fail "sent after the server's unproven <success/>: $(tail -c 300 "$MB_REC.tls")"
+	! grep -aq '<message\|<iq' "$MB_REC.tls" || fail "a stanza was sent"
+}
+
+@test "misbehave: SCRAM success with a wrong server signature: 77, says so, nothing sent after" {
+	mb_scram_case scram-bad-signature
+	assert_status 77
+	assert_stderr_matches "could not prove it knows the password"
+	grep -q after-success "$MB_REC.events" || fail "the peer never sent its <success/>"
+	assert_nothing_after_response
+}
+
+@test "misbehave: SCRAM success without the server signature: 77, nothing sent after" {
+	mb_scram_case scram-no-signature
+	assert_status 77
+	assert_stderr_matches "could not prove it knows the password"
+	assert_nothing_after_response
+}
+
+@test "misbehave: SCRAM-SHA-1-PLUS binds to the TLS 1.2 session (tls-unique): the peer's GNU SASL accepts it" {
+	mb_scram_case scram-plus
+	assert_status 0
+	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "not SCRAM-SHA-1-PLUS: $(tr '\n' '|' <"$MB_REC.events")"
+	grep -q "SASL mechanism SCRAM-SHA-1-PLUS with tls-unique" "$BATS_TEST_TMPDIR/trace" || fail "the trace does not name the binding"
+}
+
+@test "misbehave: a tampered channel binding (a man in the middle's other TLS session) is refused: 77, no message sent" {
+	mb_scram_case scram-plus:tamper
+	assert_status 77
+	assert_stderr_matches "not-authorized"
+	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "not SCRAM-SHA-1-PLUS"
+	! grep -aq '<message' "$MB_REC.tls" || fail "a message was sent"
+}
+
+@test "misbehave: downgrade protection: after SCRAM-SHA-1-PLUS, a server offering only PLAIN is refused (77, no <auth>) until accepted" {
+	local -a run=(xu_run_tool xmpp-send -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1
+		--tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT")
+	MB_PEER_PASSWORD=$MB_PASSWORD MB_CONNECTIONS=3 mb_peer downgrade
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" -m one "bob@$XU_DOMAIN"
+	assert_status 0
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" -m two "bob@$XU_DOMAIN"
+	assert_status 77
+	assert_stderr_matches "used SCRAM-SHA-1-PLUS, but the server no longer offers it \(now PLAIN would be used\)"
+	assert_stderr_matches "--accept-mechanism-change"
+	[ "$(grep -ao "<auth " "$MB_REC.tls" | wc -l)" = 1 ] || fail "an <auth> was sent to the downgraded server"
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" --accept-mechanism-change -m three "bob@$XU_DOMAIN"
+	assert_status 0
+	mb_peer_wait
+	grep -q "auth SCRAM-SHA-1-PLUS" "$MB_REC.events" || fail "the first login was not SCRAM-SHA-1-PLUS"
+	[ "$(grep -ao "<auth " "$MB_REC.tls" | wc -l)" = 2 ] || fail "expected two logins to have sent <auth>"
+}
+
+@test "misbehave: a failed login drops the cached salted password: the next run derives it from the password again" {
+	local pw2="mb-pw2-$(_xu_rand 6)" st=$BATS_TEST_TMPDIR/state/xmpputils
+	local -a run=(xu_run_tool xmpp-send -C /dev/null -j "alice@$XU_DOMAIN" --host 127.0.0.1
+		--tls-trust-file "$XU_CA" --timeout "$MB_TIMEOUT" --trace "$BATS_TEST_TMPDIR/trace")
+	MB_PEER_PASSWORD=$MB_PASSWORD MB_PEER_PASSWORD2=$pw2 MB_CONNECTIONS=3 mb_peer scram-repassword
+	XMPP_PASSWORD=$MB_PASSWORD "${run[@]}" --port "$MB_PORT" -m one "bob@$XU_DOMAIN"
+	assert_status 0
+	[ -n "$(ls "$st"/scram-* 2>/dev/null)" ] || fail "no cache entry after the first login"
+	# the server's password changed but not its salt: the entry no longer fits
+	XMPP_PASSWORD=$pw2 "${run[@]}" --port "$MB_PORT" -m two "bob@$XU_DOMAIN"
+	assert_status 77
+	grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "the cached entry was not tried"
+	[ -z "$(ls "$st"/scram-* 2>/dev/null)" ] || fail "the failed login left its cache entry"
+	XMPP_PASSWORD=$pw2 "${run[@]}" --port "$MB_PORT" -m three "bob@$XU_DOMAIN"
+	assert_status 0
+	! grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "a cache hit although the entry was dropped"
+	mb_peer_wait
+}

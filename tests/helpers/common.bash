@@ -89,8 +89,11 @@ xu_run_tool() {
 	fi
 	t0=$(_ms_now)
 	set +e
-	# XU_WRAP: a command prefix set by the test (e.g. helpers/dns.bash's XU_DNS_WRAP)
-	setsid -w timeout -k 5 "${XU_CMD_TIMEOUT:-60}" ${XU_WRAP[@]+"${XU_WRAP[@]}"} "${wrap[@]}" \
+	# XU_WRAP: a command prefix set by the test (e.g. helpers/dns.bash's XU_DNS_WRAP).
+	# The login state (downgrade protection, SCRAM cache): one per test, so
+	# that no test sees what another test's logins left behind
+	XDG_STATE_HOME=${XU_STATE_HOME:-$BATS_TEST_TMPDIR/state} \
+		setsid -w timeout -k 5 "${XU_CMD_TIMEOUT:-60}" ${XU_WRAP[@]+"${XU_WRAP[@]}"} "${wrap[@]}" \
 		"$XU_BIN/$tool" "$@" >"$out" 2>"$err"
 	status=$?
 	set -e

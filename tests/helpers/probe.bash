@@ -6,6 +6,8 @@
 #       certificate from the suite's CA (XU_CA/XU_CA_KEY) valid for DAYS days.
 #       Sets PP_DIR, PP_C2S_PORT, PP_S2S_PORT, PP_CERT. Stopped by
 #       probe_prosody_stop NAME, or by a watchdog when the test run is gone.
+#       PP_SSL_EXTRA (e.g. 'protocol = "tlsv1_2";') goes into its ssl table,
+#       PP_LOG_LEVEL (default info) is its log level.
 #   with_dns ARGS...
 #       the DNS stub (probe_peer dns ARGS: --srv, --a, --aaaa) on a random
 #       loopback address; sets DNS_WRAP, a command prefix that runs a
@@ -20,7 +22,7 @@ _probe_prosody_config() {
 		$([ "$(id -u)" = 0 ] && echo 'run_as_root = true')
 		pidfile = "$dir/prosody.pid"
 		data_path = "$dir/data"
-		log = { { levels = { min = "info" }, to = "file", filename = "$dir/prosody.log" } }
+		log = { { levels = { min = "${PP_LOG_LEVEL:-info}" }, to = "file", filename = "$dir/prosody.log" } }
 		interfaces = { "127.0.0.1" }
 		local_interfaces = { "127.0.0.1" }
 		c2s_ports = { $PP_C2S_PORT }
@@ -36,7 +38,7 @@ _probe_prosody_config() {
 		authentication = "internal_hashed"
 		storage = "internal"
 		certificates = "$dir/certs"
-		ssl = { certificate = "$dir/certs/$XU_DOMAIN.crt"; key = "$dir/certs/$XU_DOMAIN.key"; }
+		ssl = { ${PP_SSL_EXTRA:-} certificate = "$dir/certs/$XU_DOMAIN.crt"; key = "$dir/certs/$XU_DOMAIN.key"; }
 		modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "posix"; }
 		VirtualHost "$XU_DOMAIN"
 	EOF

@@ -98,7 +98,8 @@ mb_peer() {
 	: >"$MB_REC.plain"
 	: >"$MB_REC.tls"
 	: >"$MB_REC.events"
-	"$XU_PYTHON" "$MB_DIR/peer.py" "$sc" --cert "$XU_SERVER_CERT" --key "$XU_TMP/certs/$XU_DOMAIN.key" \
+	"$XU_PYTHON" "$MB_DIR/peer.py" "$sc" --cert "${MB_CERT:-$XU_SERVER_CERT}" \
+		--key "${MB_KEY:-$XU_TMP/certs/$XU_DOMAIN.key}" \
 		--domain "$XU_DOMAIN" --record "$MB_REC" --port-file "$pf" --lifetime 90 \
 		--connections "${MB_CONNECTIONS:-1}" \
 		>/dev/null 2>"$MB_REC.stderr" </dev/null 3>&- &

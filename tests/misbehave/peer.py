@@ -33,6 +33,20 @@ bind, unless the scenario says otherwise):
   sasl-stall                 offers SCRAM-SHA-1, never answers the client's <auth/>
   trickle                    sends its stream header and features one byte per second
   silent-after-bind          answers bind, then never sends anything again
+  scram-bad-signature        SCRAM-SHA-1 (GNU SASL's server, through ctypes) with
+                             the password in $MB_PEER_PASSWORD, but the server
+                             signature in <success/> altered
+  scram-no-signature         the same, <success/> without the signature
+  scram-plus[:tamper]        TLS 1.2 only, offers SCRAM-SHA-1-PLUS: binds to the
+                             session's tls-unique (tamper: to other bytes, as a
+                             man in the middle's second TLS session would), then
+                             plays a correct server
+  scram-repassword           SCRAM-SHA-1 with a fixed salt; from the second
+                             connection on the password is $MB_PEER_PASSWORD2
+  downgrade                  --connections 3: the first connection plays
+                             scram-plus, the others ok (PLAIN only)
+  no-starttls                STARTTLS stripped: offers SASL PLAIN in clear and no
+                             <starttls/> (then plays a correct server, in clear)
 """
 import argparse
 import asyncio
@@ -47,6 +61,38 @@ TLS_FEATURES = ("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-t
 SASL_FEATURES = ("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
                  "<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
 BIND_FEATURES = "<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
+
+
+class Scram:
+    """The server side of SCRAM, by GNU SASL (libgsasl), through ctypes."""
+    GSASL_OK, GSASL_NEEDS_MORE = 0, 1
+    GSASL_PASSWORD, GSASL_CB_TLS_UNIQUE = 3, 18
+    GSASL_SCRAM_ITER, GSASL_SCRAM_SALT = 15, 16
+
+    def __init__(self, mech, password, cb_unique=None, salt=None):
+        import ctypes
+        self.c = ctypes
+        self.lib = ctypes.CDLL("libgsasl.so.18")
+        self.lib.gsasl_step64.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p)]
+        self.lib.gsasl_property_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p]
+        self.lib.gsasl_server_start.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+        self.ctx = ctypes.c_void_p()
+        self.sess = ctypes.c_void_p()
+        if self.lib.gsasl_init(ctypes.byref(self.ctx)) != 0:
+            raise SystemExit("peer.py: gsasl_init failed")
+        if self.lib.gsasl_server_start(self.ctx, mech.encode(), ctypes.byref(self.sess)) != 0:
+            raise SystemExit("peer.py: gsasl_server_start failed")
+        self.lib.gsasl_property_set(self.sess, self.GSASL_PASSWORD, password.encode())
+        if cb_unique is not None:
+            self.lib.gsasl_property_set(self.sess, self.GSASL_CB_TLS_UNIQUE, cb_unique)
+        if salt is not None:  # a fixed salt and count (else GNU SASL picks a random salt)
+            self.lib.gsasl_property_set(self.sess, self.GSASL_SCRAM_SALT, salt)
+            self.lib.gsasl_property_set(self.sess, self.GSASL_SCRAM_ITER, b"4096")
+
+    def step(self, b64):
+        out = self.c.c_char_p()
+        rc = self.lib.gsasl_step64(self.sess, b64, self.c.byref(out))
+        return rc, (out.value or b"")
 
 
 class Peer:
@@ -111,9 +157,11 @@ class Peer:
         await self.expect(rb"<starttls[^>]*>")
         await self.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", "proceed")
 
-    async def start_tls(self):
+    async def start_tls(self, max_tls12=False):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.args.cert, self.args.key)
+        if max_tls12:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         self.event("tls-start")
         self.buf = b""
         await self.w.start_tls(ctx)
@@ -279,6 +327,69 @@ async def play(p, scenario):
         await p.ping()
         p.event("not answering")
         await p.hold()
+    elif name == "downgrade":
+        # the first connection as scram-plus, every later one as ok
+        # (PLAIN only): a server, or someone in between, that stopped
+        # offering the mechanism used before
+        await play(p, "scram-plus" if p.conn_no == 1 else "ok")
+    elif name in ("scram-bad-signature", "scram-no-signature", "scram-plus", "scram-repassword"):
+        import base64
+        plus = name == "scram-plus"
+        await p.starttls_proceed()
+        await p.start_tls(max_tls12=plus)
+        mechs = "<mechanism>SCRAM-SHA-1</mechanism>"
+        cb = None
+        if plus:
+            mechs = "<mechanism>SCRAM-SHA-1-PLUS</mechanism>" + mechs
+            sslobj = p.w.get_extra_info("ssl_object")
+            unique = sslobj.get_channel_binding("tls-unique")
+            if arg == "tamper":
+                unique = bytes(b ^ 0x5A for b in unique)
+            cb = base64.b64encode(unique)
+        await p.open_stream("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+                            "%s</mechanisms></stream:features>" % mechs)
+        m = await p.expect(rb"<auth[^>]*mechanism=[\"']([A-Z0-9-]+)[\"'][^>]*>(.*?)</auth>")
+        mech = m.group(1).decode()
+        p.event("auth " + mech)
+        password = os.environ.get("MB_PEER_PASSWORD", "")
+        salt = None
+        if name == "scram-repassword":
+            # the password changes after the first connection, the salt does not
+            salt = b"c2FsdC10aGF0LXN0YXlz"
+            if p.conn_no > 1:
+                password = os.environ.get("MB_PEER_PASSWORD2", "")
+        srv = Scram(mech, password, cb if mech.endswith("-PLUS") else None, salt)
+        rc, out = srv.step(m.group(2))
+        await p.send("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</challenge>" % out.decode(),
+                     "challenge")
+        m = await p.expect(rb"<response[^>]*>(.*?)</response>")
+        rc, out = srv.step(m.group(1))
+        if rc != Scram.GSASL_OK:
+            await p.send("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>",
+                         "sasl failure (gsasl %d)" % rc)
+            await p.hold()
+            return
+        if name == "scram-bad-signature":
+            final = base64.b64decode(out)  # v=BASE64: change one byte of the signature
+            sig = bytearray(base64.b64decode(final[2:]))
+            sig[0] ^= 1
+            out = base64.b64encode(b"v=" + base64.b64encode(bytes(sig)))
+        elif name == "scram-no-signature":
+            out = b""
+        await p.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</success>" % out.decode(), "success")
+        p.event("after-success")
+        if name not in ("scram-plus", "scram-repassword"):
+            await p.hold()
+            return
+        await p.bind()
+        await p.serve()
+    elif name == "no-starttls":
+        # an attacker on the path removed <starttls/>: a client that
+        # continues sends its credentials in clear
+        await p.auth()
+        await p.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", "success")
+        await p.bind()
+        await p.serve()
     elif name == "silent-after-bind":
         await p.ready()
         await p.hold()
@@ -318,6 +429,7 @@ async def main():
         busy.append(1)
         served.append(1)
         p = Peer(reader, writer, args)
+        p.conn_no = len(served)
         p.event("accepted %d" % len(served))
         try:
             await play(p, args.scenario)
