@@ -930,6 +930,16 @@ static int start_component(struct xu_session *s, struct xu_error *err)
     return 0;
 }
 
+/* Counts what arrives, so that xu_session_step can tell that the turn that
+ * only writes (run_once with no wait) also read something. */
+static int count_rx(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    (void)conn;
+    (void)st;
+    ((struct xu_session *)ud)->rx_stanzas++;
+    return 1;
+}
+
 int xu_session_start(struct xu_session *s, const struct xu_opts *o, double deadline,
                      struct xu_error *err)
 {
@@ -966,6 +976,7 @@ int xu_session_start(struct xu_session *s, const struct xu_opts *o, double deadl
     if (!s->conn)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     xmpp_conn_set_sockopt_callback(s->conn, on_sockopt);
+    xmpp_handler_add(s->conn, count_rx, NULL, NULL, NULL, s);
 
     xu_session_set_deadline(s, deadline > 0 ? deadline : xu_now() + shown_timeout(o));
     rc = setup_tls(s, err);
@@ -1017,6 +1028,7 @@ static int ended(struct xu_session *s)
 
 int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *extra_ready)
 {
+    unsigned long rx;
     struct pollfd pfd[2];
     double wait, now;
     int i, n;
@@ -1050,10 +1062,16 @@ int xu_session_step(struct xu_session *s, double max_wait, int extra_fd, int *ex
          * write finds the connection gone, it then sleeps the whole wait
          * with no socket left. Its own queue (e.g. a stream error) is not
          * visible to us: always write first, without waiting. */
+        rx = s->rx_stanzas;
         xmpp_run_once(s->ctx, 0);
         if (s->disconnected)
             return ended(s);
-        xmpp_run_once(s->ctx, (unsigned long)(wait * 1000) + (wait > 0 ? 1 : 0));
+        /* That turn read something (e.g. the answer the caller waits for):
+         * let the caller look before sleeping. And what OpenSSL already
+         * holds is invisible to libstrophe's select(), which would sleep the
+         * whole wait over it (libstrophe 0.12.2 src/event.c). */
+        if (s->rx_stanzas == rx && !xu_tlsinfo_pending())
+            xmpp_run_once(s->ctx, (unsigned long)(wait * 1000) + (wait > 0 ? 1 : 0));
         if (extra_fd >= 0 && extra_ready) {
             pfd[0].fd = extra_fd;
             pfd[0].events = POLLIN;

@@ -60,6 +60,7 @@ struct xu_session {
     char sasl_mechanism[32];
     int trace_shared;     /* s->trace belongs to the caller (xu_session_share_trace) */
     int parse_error;      /* the server sent malformed XML */
+    unsigned long rx_stanzas; /* top-level elements received (xu_session_step) */
     /* the login (lib/negotiate.c): its state, and what it found out */
     struct xu_negotiation *neg;
     char cb_type[16];     /* channel binding used: tls-exporter, tls-unique, "" none */

@@ -70,6 +70,11 @@ void xu_tlsinfo_reset(void)
     capturing = 0;
 }
 
+int xu_tlsinfo_pending(void)
+{
+    return captured ? SSL_pending(captured) : 0;
+}
+
 const char *xu_tlsinfo_version(void)
 {
     return captured ? SSL_get_version(captured) : NULL;

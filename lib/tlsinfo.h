@@ -13,6 +13,10 @@ void xu_tlsinfo_capture_end(void);
 /* Forget it (the connection ended). */
 void xu_tlsinfo_reset(void);
 
+/* Bytes of the captured session that OpenSSL has decrypted and libstrophe
+ * has not read yet (SSL_pending); 0 without a session. */
+int xu_tlsinfo_pending(void);
+
 /* The captured session's protocol version ("TLSv1.3"), or NULL. */
 const char *xu_tlsinfo_version(void);
 
