@@ -204,7 +204,7 @@ deb:
 	@set -e; rm -rf $(DEB_DIR); mkdir -p $(DEB_DIR); \
 	$(MAKE) -s dist DIST_DIR=$(abspath $(DEB_DIR)) >/dev/null; \
 	cd $(DEB_DIR) && tar -xzf $(DIST_NAME).tar.gz && cd $(DIST_NAME) && \
-	unset MAKEFLAGS MFLAGS MAKELEVEL && dpkg-buildpackage -us -uc; \
+	unset MAKEFLAGS MFLAGS MAKELEVEL SANITIZE && dpkg-buildpackage -us -uc; \
 	ls $(abspath $(DEB_DIR))/*.deb
 
 clean:

@@ -16,11 +16,12 @@ setup_file() {
 	export PKG_SRC=$root
 	export PKG_DIR=$BATS_FILE_TMPDIR/deb PKG_ROOT=$BATS_FILE_TMPDIR/root
 	export PKG_LOG=$BATS_FILE_TMPDIR/make-deb.log
-	PKG_VERSION=$(env -u MAKEFLAGS -u MAKELEVEL make -s -C "$root" version)
+	PKG_VERSION=$(env -u SANITIZE -u MAKEFLAGS -u MAKELEVEL make -s -C "$root" version)
 	export PKG_VERSION
-	# the make running this suite (make check SANITIZE=1, -j) must not leak in
+	# the make running this suite (make check SANITIZE=1, -j) must not leak in:
+	# make exports its command-line variables (SANITIZE) to the environment
 	# bounded like every child of the suite: a hung build fails instead of hanging the run
-	if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout -k 10 600 make -C "$root" deb DEB_DIR="$PKG_DIR" >"$PKG_LOG" 2>&1; then
+	if env -u SANITIZE -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout -k 10 600 make -C "$root" deb DEB_DIR="$PKG_DIR" >"$PKG_LOG" 2>&1; then
 		mkdir -p "$PKG_ROOT"
 		dpkg -x "$PKG_DIR/xmpputils_${PKG_VERSION}_$(dpkg --print-architecture).deb" "$PKG_ROOT" >>"$PKG_LOG" 2>&1 ||
 			echo "dpkg -x failed" >>"$PKG_LOG"
@@ -89,7 +90,7 @@ teardown() {
 	! grep -Eq "^xmpputils-$PKG_VERSION/(build[^/]*|\.git)(/|$)" <<<"$got" || fail "build output or .git in the tarball"
 	grep -qx "xmpputils-$PKG_VERSION/debian/changelog" <<<"$got" || fail "debian/ is not in the tarball"
 	# the same files give the same bytes
-	env -u MAKEFLAGS -u MAKELEVEL make -s -C "$PKG_SRC" dist DIST_DIR="$BATS_TEST_TMPDIR" >/dev/null
+	env -u SANITIZE -u MAKEFLAGS -u MAKELEVEL make -s -C "$PKG_SRC" dist DIST_DIR="$BATS_TEST_TMPDIR" >/dev/null
 	cmp "$tgz" "$BATS_TEST_TMPDIR/xmpputils-$PKG_VERSION.tar.gz" || fail "make dist is not reproducible"
 }
 
@@ -183,7 +184,7 @@ teardown() {
 
 @test "install: make install DESTDIR=… PREFIX=… stages tools, man 1 and 5 and completions; make uninstall removes them" {
 	local tree=$PKG_DIR/xmpputils-$PKG_VERSION stage=$BATS_TEST_TMPDIR/stage p=/opt/xu t f missing=""
-	run timeout 300 env -u MAKEFLAGS -u MAKELEVEL make -C "$tree" install DESTDIR="$stage" PREFIX="$p"
+	run timeout 300 env -u SANITIZE -u MAKEFLAGS -u MAKELEVEL make -C "$tree" install DESTDIR="$stage" PREFIX="$p"
 	assert_success
 	for t in "${TOOLS[@]}"; do
 		for f in bin/$t share/man/man1/$t.1 share/bash-completion/completions/$t \
@@ -198,7 +199,7 @@ teardown() {
 	assert_output ""
 	run "$stage$p/bin/xmpp-send" --version
 	assert_output "xmpp-send (xmpputils) $PKG_VERSION"
-	run timeout 60 env -u MAKEFLAGS -u MAKELEVEL make -C "$tree" uninstall DESTDIR="$stage" PREFIX="$p"
+	run timeout 60 env -u SANITIZE -u MAKEFLAGS -u MAKELEVEL make -C "$tree" uninstall DESTDIR="$stage" PREFIX="$p"
 	assert_success
 	run find "$stage" -type f
 	assert_output ""
