@@ -1,6 +1,7 @@
 /* xmpp-send --omemo --file (see omemo_file.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,29 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
+/* Wait until in is readable, at most until the absolute time until (0:
+ * no limit): 0, or -1 when the time is up. */
+static int wait_readable(int in, double until)
+{
+    struct pollfd p = {in, POLLIN, 0};
+    double left;
+    int r;
+
+    if (until <= 0)
+        return 0;
+    for (;;) {
+        left = until - xu_now();
+        if (left <= 0)
+            return -1;
+        r = poll(&p, 1, (int)(left * 1000) + 1);
+        if (r > 0 || (r < 0 && errno != EINTR))
+            return 0; /* readable, or read() will say what is wrong */
+    }
+}
+
 int xu_omemo_file_encrypt(int in, int out, const unsigned char *key, const unsigned char *iv,
-                          unsigned long long *size, const char *label, struct xu_error *err)
+                          double until, unsigned long long *size, const char *label,
+                          struct xu_error *err)
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     unsigned char *buf = malloc(CHUNK), *enc = malloc(CHUNK + 32), tag[TAG_LEN];
@@ -56,6 +78,11 @@ int xu_omemo_file_encrypt(int in, int out, const unsigned char *key, const unsig
         goto out;
     }
     for (;;) {
+        if (wait_readable(in, until) < 0) {
+            rc = xu_error_set(err, XU_EX_TEMPFAIL, "%s did not end within --timeout: nothing was "
+                              "uploaded", label);
+            goto out;
+        }
         r = read(in, buf, CHUNK);
         if (r < 0 && errno == EINTR)
             continue;
@@ -148,7 +175,8 @@ static int temp_file(int *fd, struct xu_error *err)
 }
 
 /* Read f (a path, or "-") to its end into an encrypted unlinked temp file. */
-static int encrypt_file(const struct xu_upload_file *f, struct enc_file *ef, struct xu_error *err)
+static int encrypt_file(const struct xu_upload_file *f, struct enc_file *ef, double until,
+                        struct xu_error *err)
 {
     unsigned char rnd[16];
     struct stat st;
@@ -174,8 +202,8 @@ static int encrypt_file(const struct xu_upload_file *f, struct enc_file *ef, str
     } else {
         rc = temp_file(&ef->src.fd, err);
         if (rc == 0)
-            rc = xu_omemo_file_encrypt(in, ef->src.fd, ef->key, ef->iv, &ef->src.size, ef->label,
-                                       err);
+            rc = xu_omemo_file_encrypt(in, ef->src.fd, ef->key, ef->iv, until, &ef->src.size,
+                                       ef->label, err);
         if (rc == 0 && lseek(ef->src.fd, 0, SEEK_SET) < 0)
             rc = xu_error_set(err, XU_EX_IOERR, "cannot rewind the temporary file: %s",
                               strerror(errno));
@@ -203,7 +231,7 @@ int xu_omemo_upload_files(const struct xu_opts *opts, struct xu_upload_file *fil
         ef[i].src.fd = -1;
     /* every file read and encrypted before we log in */
     for (i = 0; i < n && rc == 0; i++) {
-        rc = encrypt_file(&files[i], &ef[i], err);
+        rc = encrypt_file(&files[i], &ef[i], until, err);
         if (rc == 0)
             xu_info("%s encrypted (AES-256-GCM): %llu bytes to upload", ef[i].label,
                     ef[i].src.size);

@@ -14,10 +14,13 @@
 #include "opts.h"
 #include "upload.h"
 
-/* Encrypt one stream: read in until its end, write IV-less ciphertext plus
- * tag to out. key: 32 bytes, iv: 12 bytes. *size: the bytes written. */
+/* Encrypt one stream: read in until its end, write the ciphertext plus the
+ * tag to out. key: 32 bytes, iv: 12 bytes. *size: the bytes written. A
+ * source still not at its end at the absolute time until (0: none) fails
+ * with XU_EX_TEMPFAIL. */
 int xu_omemo_file_encrypt(int in, int out, const unsigned char *key, const unsigned char *iv,
-                          unsigned long long *size, const char *label, struct xu_error *err);
+                          double until, unsigned long long *size, const char *label,
+                          struct xu_error *err);
 
 /* "aesgcm://" + get_url without its "https://" + "#" + hex iv + hex key
  * (caller frees); NULL when get_url is not an https URL without fragment. */

@@ -420,12 +420,21 @@ sha() {
 	[ -z "$(grep -rl "TOKEN-file-$$" "$XU_TMP/data")" ] || fail "the plaintext is on the upload server's disk"
 }
 
-@test "omemo: --file from standard input; --file-name/--file-type refused; a recipient without OMEMO gets nothing" {
-	local f=$BATS_TEST_TMPDIR/note.txt
+@test "omemo: --file from standard input (bounded by --timeout); --file-name refused; a recipient without OMEMO gets nothing" {
+	local f=$BATS_TEST_TMPDIR/note.txt writer
 	printf 'TOKEN-stdin-%s\n' "$$" >"$f"
 	xsend --omemo --file "$f" --file-name x.txt "bob@$XU_DOMAIN"
 	assert_status 64
 	assert_stderr_matches "does not go with --omemo"
+	# a source that never ends is bounded by --timeout, before any login
+	mkfifo "$BATS_TEST_TMPDIR/never"
+	sleep 60 >"$BATS_TEST_TMPDIR/never" &
+	writer=$!
+	_xu_track "$writer"
+	xsend --omemo --timeout 1 --file - "bob@$XU_DOMAIN" <"$BATS_TEST_TMPDIR/never"
+	assert_status 75
+	assert_stderr_matches "did not end within --timeout"
+	kill "$writer" 2>/dev/null || true
 	start_peer b bob --count 1 --fetch-files
 	xsend --omemo --file - "bob@$XU_DOMAIN" <"$f"
 	assert_status 0
