@@ -11,6 +11,7 @@
 #include "message.h"
 #include "msg.h"
 #include "muc.h"
+#include "omemo_file.h"
 #include "omemo_send.h"
 #include "opts.h"
 #include "secret.h"
@@ -283,11 +284,13 @@ static int check_options(struct send_opts *so, struct xu_error *err)
     if (so->omemo && so->xml)
         return xu_error_set(err, given(so, O_OMEMO) ? XU_EX_USAGE : XU_EX_CONFIG,
                             "--omemo does not go with --xml (the stanzas are sent as they are)");
-    /* the upload would be in clear on the HTTP server and its URL in the OOB
-     * element: encrypted files (XEP-0454) are not built yet */
-    if (so->omemo && so->nfiles)
-        return xu_error_set(err, given(so, O_OMEMO) ? XU_EX_USAGE : XU_EX_CONFIG,
-                            "--omemo does not go with --file yet (the file would be uploaded unencrypted)");
+    /* --omemo --file: encrypted before upload (XEP-0454), under a random
+     * name and type: nothing to announce */
+    if (so->omemo && (given(so, O_FILE_NAME) || given(so, O_FILE_TYPE)))
+        return xu_error_set(err, XU_EX_USAGE,
+                            "--file-%s does not go with --omemo (the encrypted file is uploaded "
+                            "under a random name, as application/octet-stream)",
+                            given(so, O_FILE_NAME) ? "name" : "type");
     if (so->retry == -2)
         so->retry = so->lines || so->xml ? -1 : 0;
     return 0;
@@ -395,7 +398,8 @@ static int upload_files(struct send_opts *so, const struct xu_opts *o, struct xu
     double until = o->timeout > 0 ? xu_now() + o->timeout : 0;
     int i, rc;
 
-    rc = xu_upload_files(o, so->files, so->nfiles, until, isatty(2) && xu_verbosity >= 0, err);
+    rc = (so->omemo ? xu_omemo_upload_files : xu_upload_files)(o, so->files, so->nfiles, until,
+                                                                isatty(2) && xu_verbosity >= 0, err);
     if (rc)
         return rc;
     *left = *o;

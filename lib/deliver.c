@@ -701,7 +701,7 @@ static int send_text(struct engine *e, const char *body, struct xu_pos end)
         st = xu_message_build(&e->s, &m);
         if (!st)
             return xu_error_set(&e->s.err, XU_EX_OSERR, "out of memory");
-        if (c->noob && is_oob(c, body))
+        if (c->noob && !c->oob_body_only && is_oob(c, body))
             add_oob(e->s.ctx, st, body);
         if (c->wrap && (rc = c->wrap(&e->s, c->hook_ud, st, &e->s.err)) != 0) {
             xmpp_stanza_release(st);

@@ -39,6 +39,7 @@ struct xu_deliver_cfg {
      * (xmpp-send --file): body = the URL, plus <x xmlns='jabber:x:oob'> */
     char *const *oob;
     int noob;
+    int oob_body_only;     /* no XEP-0066 element (--omemo: the URL is secret, XEP-0454) */
     int fd;                /* XU_INPUT_LINES, XU_INPUT_XML */
     char **to;             /* recipients: JIDs, or bare room JIDs where is_room[i] */
     const int *is_room;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "omemo_send.h"
+#include "upload.h"
 
 static int up(struct xu_session *s, void *ud, struct xu_error *err)
 {
@@ -15,6 +16,10 @@ static int wrap(struct xu_session *s, void *ud, xmpp_stanza_t *msg, struct xu_er
 {
     struct xu_omemo_send *os = ud;
 
+    /* a shared file's URL goes inside the encryption only (XEP-0454): an
+     * XEP-0066 element would show it in clear (setup turns it off) */
+    if (xmpp_stanza_get_child_by_ns(msg, XU_NS_OOB))
+        return xu_error_set(err, XU_EX_SOFTWARE, "an OOB element on an OMEMO message: not sent");
     return xu_omemo_encrypt(os->omemo, s, msg, err);
 }
 
@@ -29,6 +34,7 @@ int xu_omemo_send_setup(struct xu_omemo_send *os, struct xu_deliver_cfg *cfg,
         return rc;
     os->to = cfg->to;
     os->nto = cfg->nto;
+    cfg->oob_body_only = 1;
     cfg->up = up;
     cfg->wrap = wrap;
     cfg->hook_ud = os;

@@ -381,3 +381,70 @@ xomemo() {
 	grep -q "<body>&lt;in xml&gt; &amp; more</body>" "$BATS_TEST_TMPDIR/xml.out" ||
 		fail "xml format has not the decrypted body"
 }
+
+sha() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+@test "omemo: --file encrypts before upload; a python-omemo client gets an aesgcm:// URL and decrypts the file" {
+	local dir=$BATS_TEST_TMPDIR big txt i path
+	big=$dir/big.bin
+	txt="$dir/Übersicht ça va.txt"
+	head -c 1048577 /dev/urandom >"$big"
+	printf 'TOKEN-file-%s: the quarterly numbers\n' "$$" >"$txt"
+	start_peer b bob --count 2 --fetch-files
+	prosody_log_mark
+	xsend --omemo --file "$big" --file "$txt" "bob@$XU_DOMAIN"
+	assert_status 0
+	wait_receiver b
+	# XEP-0454: aesgcm://HOST/PATH#<24 hex iv><64 hex key>, the https GET URL's host and path
+	assert_recv b '[.[] | .encrypted and (.body | test("^aesgcm://localhost:'"$XU_HTTPS_PORT"'/[^#]+#[0-9a-f]{88}$"))] | all'
+	assert_recv b '.[0].file.sha256 == "'"$(sha "$big")"'" and .[0].file.size == 1048577'
+	assert_recv b '.[1].file.sha256 == "'"$(sha "$txt")"'"'
+	# what the upload server stored and serves is the ciphertext plus the 16-byte tag
+	assert_recv b '.[0].stored.sha256 != .[0].file.sha256 and .[0].stored.size == 1048577 + 16'
+	assert_recv b '.[1].stored.sha256 != .[1].file.sha256 and .[1].stored.size == .[1].file.size + 16'
+	# no name, no key, no URL outside the encryption
+	assert_recv b '[.[] | .body | test("big|bersicht|txt") | not] | all'
+	assert_recv b '[.[] | .fallback | test("aesgcm|https|file_share") | not] | all'
+	[ "$(log_count "XU-MESSAGE from=alice@$XU_DOMAIN/.*<encrypted xmlns=.eu.siacs.conversations.axolotl")" -ge 2 ] ||
+		fail "the encrypted messages are not in Prosody's log"
+	[ "$(log_count 'PUT /file_share/')" -ge 2 ] || fail "the two PUTs are not in Prosody's log"
+	for i in 0 1; do
+		path=$(recv_jq b ".[$i].body" | sed 's|^aesgcm://[^/]*||; s|#.*||')
+		[ "$(log_count "XU-MESSAGE.*$path")" = 0 ] || fail "the file's URL path is in a message in clear"
+	done
+	[ "$(log_count "XU-MESSAGE from=alice@.*(jabber:x:oob|https://)")" = 0 ] || fail "an URL or OOB element in clear"
+	# on the upload server's disk: the files are there, the plaintext is not
+	[ -n "$(find "$XU_TMP/data" -type f -size +1024k)" ] || fail "the upload is not on Prosody's disk"
+	[ -z "$(grep -rl "TOKEN-file-$$" "$XU_TMP/data")" ] || fail "the plaintext is on the upload server's disk"
+}
+
+@test "omemo: --file from standard input (bounded by --timeout); --file-name refused; a recipient without OMEMO gets nothing" {
+	local f=$BATS_TEST_TMPDIR/note.txt writer
+	printf 'TOKEN-stdin-%s\n' "$$" >"$f"
+	xsend --omemo --file "$f" --file-name x.txt "bob@$XU_DOMAIN"
+	assert_status 64
+	assert_stderr_matches "does not go with --omemo"
+	# a source that never ends is bounded by --timeout, before any login
+	mkfifo "$BATS_TEST_TMPDIR/never"
+	sleep 60 >"$BATS_TEST_TMPDIR/never" &
+	writer=$!
+	_xu_track "$writer"
+	xsend --omemo --timeout 1 --file - "bob@$XU_DOMAIN" <"$BATS_TEST_TMPDIR/never"
+	assert_status 75
+	assert_stderr_matches "did not end within --timeout"
+	kill "$writer" 2>/dev/null || true
+	start_peer b bob --count 1 --fetch-files
+	xsend --omemo --file - "bob@$XU_DOMAIN" <"$f"
+	assert_status 0
+	wait_receiver b
+	assert_recv b '.[0].file.sha256 == "'"$(sha "$f")"'"'
+	# erin never runs an OMEMO client in this file
+	prosody_log_mark
+	xsend --omemo --file - "erin@$XU_DOMAIN" < <(printf 'TOKEN-pipe-%s\n' "$$")
+	assert_status 69
+	assert_stderr_matches "erin@$XU_DOMAIN has no device we can encrypt for"
+	[ "$(log_count "XU-MESSAGE from=alice@")" = 0 ] || fail "a message was sent"
+	[ -z "$(grep -rl "TOKEN-pipe-$$" "$XU_TMP/data")" ] || fail "the plaintext is on the upload server's disk"
+}

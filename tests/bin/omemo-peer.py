@@ -14,16 +14,24 @@ Each message received is printed as one JSON line:
   {"from", "encrypted": bool, "body" (decrypted, or the plain body), "fallback"
    (the plain <body> of an encrypted message), "device" (sender device),
    "error" (why it could not be decrypted), "key_only": bool}
+With --fetch-files, a decrypted body that is an aesgcm:// URL (XEP-0454) is
+downloaded over https (trusting --ca) and decrypted (AES-GCM, the tag at the
+end); the record gets "file": {"sha256", "size"} of the plaintext and
+"stored": {"sha256", "size"} of the bytes the upload server returned, or
+"file_error".
 It exits 0 after --count messages with a body (decrypted or plain), 1 on
 --timeout, 2 when it cannot log in or publish.
 """
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import os
 import sys
+import ssl
+import urllib.request
 import xml.etree.ElementTree as ET
 
 import omemo
@@ -39,6 +47,21 @@ NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NODE_DEVICES = NS + ".devicelist"
 NODE_BUNDLES = NS + ".bundles:"
 XMPP = None  # the client: python-omemo's I/O hooks are static methods
+
+
+def fetch_aesgcm(url, ca):
+    """Download and decrypt an aesgcm:// URL: (plaintext, stored bytes)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    rest, _, frag = url[len("aesgcm://"):].partition("#")
+    if len(frag) not in (88, 96) or any(c not in "0123456789abcdefABCDEF" for c in frag):
+        raise ValueError("bad fragment (want hex IV + 64 hex key): %r" % frag)
+    iv, key = bytes.fromhex(frag[:-64]), bytes.fromhex(frag[-64:])
+    ctx = ssl.create_default_context(cafile=ca)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                         urllib.request.HTTPSHandler(context=ctx))
+    with opener.open("https://" + rest, timeout=20) as r:
+        stored = r.read()
+    return AESGCM(key).decrypt(iv, stored, None), stored
 
 
 class JSONStorage(omemo.Storage):
@@ -254,6 +277,14 @@ class Peer(ClientXMPP):
                     rec["key_only"] = True
                 else:
                     rec["body"] = plain.decode("utf-8")
+                    if self.args.fetch_files and rec["body"].startswith("aesgcm://"):
+                        try:
+                            data, stored = await asyncio.get_running_loop().run_in_executor(
+                                None, fetch_aesgcm, rec["body"], self.args.ca)
+                            rec["file"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                            rec["stored"] = {"sha256": hashlib.sha256(stored).hexdigest(), "size": len(stored)}
+                        except Exception as e:  # noqa: BLE001 - reported
+                            rec["file_error"] = "%s: %s" % (type(e).__name__, e)
             except Exception as e:  # noqa: BLE001 - reported, not fatal
                 rec["error"] = "%s: %s" % (type(e).__name__, e)
         sys.stdout.write(json.dumps(rec) + "\n")
@@ -278,6 +309,7 @@ def main():
     ap.add_argument("--to")
     ap.add_argument("--send", action="append")
     ap.add_argument("--corrupt", action="store_true")
+    ap.add_argument("--fetch-files", action="store_true")
     ap.add_argument("--offline", action="store_true")
     ap.add_argument("--resource", default="omemo-peer")
     args = ap.parse_args()
