@@ -138,7 +138,7 @@ cert_end() {
 	assert_json '.domain == "xu.test" and .mode == "c2s" and (.status == "ok" or .status == "warning")'
 	assert_json '.features.pre_tls | any(.name == "starttls" and .ns == "urn:ietf:params:xml:ns:xmpp-tls" and .required == true)'
 	assert_json '.starttls.offered == true and .starttls.required == true'
-	assert_json '.features.post_tls | any(.name == "mechanisms" and (.values | index("SCRAM-SHA-1")))'
+	assert_json '.features.post_tls | any(.name == "mechanisms" and (.values | index(env.XU_SERVER_SCRAM)))'
 	assert_json '.sasl.mechanisms | any(startswith("SCRAM-"))'
 	assert_json '.sasl.mechanisms_pre_tls == []'
 	assert_json '[.stages[].name] == ["tcp","stream","features","starttls","tls","stream_tls","features_tls"]'
@@ -212,7 +212,7 @@ cert_end() {
 	assert_status 0
 	assert_json '.tls.mode == "direct" and .tls.verified == true and .targets[0].tls == "direct"'
 	assert_json '[.stages[].name] == ["tcp","tls","stream","features"]'
-	assert_json '.features.pre_tls == [] and (.sasl.mechanisms | index("SCRAM-SHA-1"))'
+	assert_json '.features.pre_tls == [] and (.sasl.mechanisms | index(env.XU_SERVER_SCRAM))'
 }
 
 # ---------------------------------------------------------------- with credentials
@@ -317,7 +317,7 @@ cert_end() {
 }
 
 @test "expectations: --expect-mechanism, --forbid-mechanism, --expect-feature, --crit-ms per stage" {
-	probe -C "$NOACC" --warn-days 0 --expect-mechanism SCRAM-SHA-1 --format json "$XU_DOMAIN"
+	probe -C "$NOACC" --warn-days 0 --expect-mechanism "$XU_SERVER_SCRAM" --format json "$XU_DOMAIN"
 	assert_status 0
 	assert_json '.status == "ok" and .findings == []'
 	probe -C "$NOACC" --warn-days 0 --expect-mechanism SCRAM-SHA-512 --nagios "$XU_DOMAIN"
@@ -351,7 +351,7 @@ cert_end() {
 	# the integer, not 2.11150319e+09
 	grep -qx "xmpp_cert_expiry_timestamp_seconds{domain=\"xu.test\",mode=\"c2s\"} $end" "$prom" ||
 		fail "no certificate expiry metric for $end"
-	grep -qx 'xmpp_sasl_mechanism_offered{domain="xu.test",mode="c2s",mechanism="SCRAM-SHA-1"} 1' "$prom" || fail "no mechanism metric"
+	grep -qx "xmpp_sasl_mechanism_offered{domain=\"xu.test\",mode=\"c2s\",mechanism=\"$XU_SERVER_SCRAM\"} 1" "$prom" || fail "no mechanism metric"
 	grep -Eq '^xmpp_probe_duration_seconds\{domain="xu.test",mode="c2s",phase="tls"\} [0-9.e-]+$' "$prom" || fail "no tls duration"
 	grep -Eq '^xmpp_ping_duration_seconds\{domain="xu.test",mode="c2s"\} [0-9.e-]+$' "$prom" || fail "no ping duration"
 	grep -qx 'xmpp_starttls_required{domain="xu.test",mode="c2s"} 1' "$prom" || fail "no starttls metric"

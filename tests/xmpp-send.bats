@@ -474,6 +474,36 @@ assert_no_sasl_payload() {
 	assert_no_sasl_payload "$BATS_TEST_TMPDIR/stderr"
 }
 
+@test "SCRAM-SHA-256 where the server offers it (ejabberd): used, server signature verified, cached" {
+	# Prosody 0.12 offers only SCRAM-SHA-1 (tests/login.bats covers it); the
+	# interop ejabberd stores SHA-256 keys (auth_scram_hash: sha256)
+	[ "$XU_SERVER_SCRAM" = SCRAM-SHA-256 ] || skip "$XU_SERVER offers only $XU_SERVER_SCRAM"
+	local t=$BATS_TEST_TMPDIR/trace log_before=0
+	[ -n "${XU_EJABBERD_LOG:-}" ] && log_before=$(wc -l <"$XU_EJABBERD_LOG")
+	start_receiver bob bob --count 2
+	xsend -a alice --trace "$t" -m "sha-256 cold" "bob@$XU_DOMAIN"
+	assert_status 0
+	grep -q "^C: <auth [^>]*mechanism='SCRAM-SHA-256'" "$t" || fail "no SCRAM-SHA-256 <auth>: $(grep -o '<auth [^>]*>' "$t")"
+	grep -q "^\* SASL SCRAM-SHA-256 succeeded; the server's signature verified$" "$t" ||
+		fail "the trace does not say the SCRAM-SHA-256 signature verified: $(grep '^\* SASL' "$t")"
+	! grep -q 'PBKDF2 skipped' "$t" || fail "a cache hit on the first login"
+	assert_no_sasl_payload "$t"
+	# the second run: the 32-byte SHA-256 salted password from the cache
+	xsend -a alice --trace "$t.2" -m "sha-256 cached" "bob@$XU_DOMAIN"
+	assert_status 0
+	grep -q "^\* SCRAM salted password from the cache .*: PBKDF2 skipped$" "$t.2" || fail "no cache hit"
+	grep -q "^\* SASL SCRAM-SHA-256 succeeded; the server's signature verified$" "$t.2" ||
+		fail "the cached login's signature did not verify"
+	wait_receiver bob
+	assert_recv bob '[.[].body] == ["sha-256 cold", "sha-256 cached"]'
+	# the server's own account of it
+	if [ -n "${XU_EJABBERD_LOG:-}" ]; then
+		[ "$(tail -n +"$((log_before + 1))" "$XU_EJABBERD_LOG" |
+			grep -c "Accepted c2s SCRAM-SHA-256 authentication for alice@$XU_DOMAIN")" = 2 ] ||
+			fail "ejabberd's log does not show two SCRAM-SHA-256 logins of alice: $(grep -o 'Accepted c2s [^ ]* authentication for [^ ]*' "$XU_EJABBERD_LOG" | tail -n 4)"
+	fi
+}
+
 @test "a wrong password's SASL attempts are redacted in the trace too" {
 	printf 'wrong-pw-visible' >"$BATS_TEST_TMPDIR/pw"
 	xsend -C "$(nopw_config)" -a alice --password-file "$BATS_TEST_TMPDIR/pw" --trace "$BATS_TEST_TMPDIR/trace" \

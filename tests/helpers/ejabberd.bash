@@ -27,6 +27,10 @@ XU_HELPERS_DIR=${XU_HELPERS_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 # shellcheck source=prosody.bash
 source "$XU_HELPERS_DIR/prosody.bash"
 export XU_SERVER=ejabberd XU_SERVER_SOFTWARE=ejabberd
+# auth_scram_hash: sha256 below: ejabberd stores SCRAM-SHA-256 keys and so
+# offers SCRAM-SHA-256(-PLUS) and PLAIN, no SCRAM-SHA-1: every interop test
+# logs in with SCRAM-SHA-256 (Prosody's runs cover SCRAM-SHA-1)
+export XU_SERVER_SCRAM=SCRAM-SHA-256
 
 # _ej_ctl ARGS...: ejabberdctl on our instance, as the ejabberd user.
 _ej_ctl() {
@@ -103,6 +107,7 @@ _ej_write_config() {
 		      /upload: mod_http_upload
 		auth_method: internal
 		auth_password_format: scram
+		auth_scram_hash: sha256
 		s2s_access: none
 		acl:
 		  local:

@@ -263,6 +263,8 @@ prosody_restart() {
 # The server-neutral names (tests/helpers/ejabberd.bash has the same), and
 # the name the server gives in jabber:iq:version.
 export XU_SERVER_SOFTWARE=Prosody
+# The SCRAM mechanism the test server offers (Prosody 0.12: only SHA-1).
+export XU_SERVER_SCRAM=SCRAM-SHA-1
 xu_server_start() { prosody_start; }
 xu_server_stop() { prosody_stop; }
 xu_server_restart() { prosody_restart; }
