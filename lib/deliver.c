@@ -931,7 +931,7 @@ static int connection_failed(struct engine *e, int code)
 {
     char why[sizeof e->s.err.msg], of[32] = "", msg[sizeof e->s.err.msg];
     double delay, now = xu_now();
-    int was_up = e->state == UP, forbidden, from_stanza;
+    int was_up = e->state == UP, forbidden, from_stanza, explained;
     unsigned long inflight = e->msgs_sent - e->msgs_acked;
     struct xu_pos sent = e->ob.sent;
 
@@ -939,6 +939,9 @@ static int connection_failed(struct engine *e, int code)
     forbidden = xu_reconnect_forbidden(&e->s);
     snprintf(msg, sizeof msg, "%s; %s", why, xu_reconnect_forbidden_why(&e->s));
     from_stanza = was_up && inflight > 0 && xu_stream_error_from_stanza(e->s.stream_error);
+    /* a stream error that says why (system-shutdown while the server
+     * restarts, …) is no hint at a stanza */
+    explained = e->s.stream_error[0] != '\0';
     drop_session(e);
     e->outage = 1;
     if (forbidden) {
@@ -962,9 +965,11 @@ static int connection_failed(struct engine *e, int code)
         e->outage = 0;
         return 0;
     }
-    if (was_up && inflight > 0 && retryable(code)) {
-        /* lost with stanzas in flight, and nothing acknowledged since the
-         * last loss: twice at the same place points at a stanza there */
+    if (was_up && inflight > 0 && retryable(code) && !explained) {
+        /* lost with stanzas in flight, no reason given, and nothing
+         * acknowledged since the last such loss: twice at the same place
+         * points at a stanza there (a restarting server's system-shutdown
+         * and the drops around it once sent 2,000 lines one at a time) */
         struct xu_pos acked = xu_outbox_acked(&e->ob);
 
         if (e->losses_here > 0 && xu_pos_cmp(acked, e->lost_at) == 0) {

@@ -55,7 +55,9 @@ load helpers/send-stream
 	XU_CMD_TIMEOUT=90 xsend -v -l --timeout 20 --trace "$BATS_TEST_TMPDIR/trace" "carol@$XU_DOMAIN" < <(producer)
 	assert_status 0
 	assert_stderr_matches 'reconnecting'
-	assert_stderr_matches '2000 lines delivered .* over 2 connection'
+	# at least one reconnect (a server that accepts a connection while it
+	# is still shutting down, as ejabberd does, makes it two)
+	assert_stderr_matches '2000 lines delivered .* over [2-4] connection'
 	# the tool can be done before prosody_restart has seen the new server ready
 	wait_file_match "$BATS_TEST_TMPDIR/restarted" done 60 || fail "the server was not restarted"
 	# carol was offline: everything waits in offline storage
