@@ -9,6 +9,7 @@
 #include "iq.h"
 #include "jid.h"
 #include "msg.h"
+#include "stanza_out.h"
 
 #define NS_DATA "jabber:x:data"
 #define NS_DELAY "urn:xmpp:delay"
@@ -16,44 +17,18 @@
 
 /* ---- building the query ---- */
 
-static xmpp_stanza_t *add_el(xmpp_stanza_t *parent, const char *name, const char *ns)
-{
-    xmpp_stanza_t *el = xmpp_stanza_new(xmpp_stanza_get_context(parent));
 
-    if (!el)
-        return NULL;
-    xmpp_stanza_set_name(el, name);
-    if (ns)
-        xmpp_stanza_set_ns(el, ns);
-    xmpp_stanza_add_child(parent, el);
-    xmpp_stanza_release(el); /* the parent holds it */
-    return el;
-}
-
-static void add_text(xmpp_stanza_t *parent, const char *name, const char *text)
-{
-    xmpp_stanza_t *el = add_el(parent, name, NULL), *t;
-
-    if (!el)
-        return;
-    t = xmpp_stanza_new(xmpp_stanza_get_context(parent));
-    if (!t)
-        return;
-    xmpp_stanza_set_text(t, text); /* libstrophe escapes it */
-    xmpp_stanza_add_child(el, t);
-    xmpp_stanza_release(t);
-}
 
 static void add_field(xmpp_stanza_t *form, const char *var, const char *type, const char *value)
 {
-    xmpp_stanza_t *f = add_el(form, "field", NULL);
+    xmpp_stanza_t *f = xu_stanza_add_el(form, "field", NULL);
 
     if (!f)
         return;
     xmpp_stanza_set_attribute(f, "var", var);
     if (type)
         xmpp_stanza_set_attribute(f, "type", type);
-    add_text(f, "value", value);
+    xu_stanza_add_text_el(f, "value", value);
 }
 
 static xmpp_stanza_t *build_query(struct xu_session *s, const struct xu_mam_query *q,
@@ -72,25 +47,25 @@ static xmpp_stanza_t *build_query(struct xu_session *s, const struct xu_mam_quer
     free(id);
     if (q->archive)
         xmpp_stanza_set_to(iq, q->archive);
-    query = add_el(iq, "query", XU_NS_MAM);
+    query = xu_stanza_add_el(iq, "query", XU_NS_MAM);
     if (query)
         xmpp_stanza_set_attribute(query, "queryid", queryid);
     if (query && q->start && !q->after_id && !q->newest_only) {
-        form = add_el(query, "x", NS_DATA);
+        form = xu_stanza_add_el(query, "x", NS_DATA);
         if (form) {
             xmpp_stanza_set_type(form, "submit");
             add_field(form, "FORM_TYPE", "hidden", XU_NS_MAM);
             add_field(form, "start", NULL, q->start);
         }
     }
-    set = query ? add_el(query, "set", XU_NS_RSM) : NULL;
+    set = query ? xu_stanza_add_el(query, "set", XU_NS_RSM) : NULL;
     if (set) {
         snprintf(max, sizeof max, "%d", q->newest_only ? 1 : q->max > 0 ? q->max : 100);
-        add_text(set, "max", max);
+        xu_stanza_add_text_el(set, "max", max);
         if (q->newest_only)
-            add_el(set, "before", NULL);
+            xu_stanza_add_el(set, "before", NULL);
         else if (q->after_id)
-            add_text(set, "after", q->after_id);
+            xu_stanza_add_text_el(set, "after", q->after_id);
     }
     if (!query || !set) {
         xmpp_stanza_release(iq);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "stanza_out.h"
 static xmpp_stanza_t *first_element(xmpp_stanza_t *st)
 {
     xmpp_stanza_t *c;
@@ -33,37 +34,11 @@ static xmpp_stanza_t *result_for(xmpp_stanza_t *req)
     return iq;
 }
 
-static xmpp_stanza_t *add_element(xmpp_stanza_t *parent, const char *name, const char *ns)
-{
-    xmpp_stanza_t *el = xmpp_stanza_new(xmpp_stanza_get_context(parent));
 
-    if (!el)
-        return NULL;
-    xmpp_stanza_set_name(el, name);
-    if (ns)
-        xmpp_stanza_set_ns(el, ns);
-    xmpp_stanza_add_child(parent, el);
-    xmpp_stanza_release(el); /* the parent holds it */
-    return el;
-}
-
-static void add_text_element(xmpp_stanza_t *parent, const char *name, const char *text)
-{
-    xmpp_stanza_t *el = add_element(parent, name, NULL), *t;
-
-    if (!el)
-        return;
-    t = xmpp_stanza_new(xmpp_stanza_get_context(parent));
-    if (!t)
-        return;
-    xmpp_stanza_set_text(t, text);
-    xmpp_stanza_add_child(el, t);
-    xmpp_stanza_release(t);
-}
 
 static void add_feature(xmpp_stanza_t *query, const char *var)
 {
-    xmpp_stanza_t *f = add_element(query, "feature", NULL);
+    xmpp_stanza_t *f = xu_stanza_add_el(query, "feature", NULL);
 
     if (f)
         xmpp_stanza_set_attribute(f, "var", var);
@@ -77,10 +52,10 @@ static xmpp_stanza_t *disco_info(const struct xu_responder *r, xmpp_stanza_t *re
 
     if (!iq)
         return NULL;
-    q = add_element(iq, "query", XU_NS_DISCO_INFO);
+    q = xu_stanza_add_el(iq, "query", XU_NS_DISCO_INFO);
     if (!q)
         return iq;
-    id = add_element(q, "identity", NULL);
+    id = xu_stanza_add_el(q, "identity", NULL);
     if (id) {
         xmpp_stanza_set_attribute(id, "category", r->category ? r->category : "client");
         xmpp_stanza_set_attribute(id, "type", r->type ? r->type : "bot");
@@ -100,10 +75,10 @@ static xmpp_stanza_t *version(const struct xu_responder *r, xmpp_stanza_t *req)
 
     if (!iq)
         return NULL;
-    q = add_element(iq, "query", XU_NS_VERSION);
+    q = xu_stanza_add_el(iq, "query", XU_NS_VERSION);
     if (q) {
-        add_text_element(q, "name", r->name ? r->name : "xmpputils");
-        add_text_element(q, "version", r->version ? r->version : "unknown");
+        xu_stanza_add_text_el(q, "name", r->name ? r->name : "xmpputils");
+        xu_stanza_add_text_el(q, "version", r->version ? r->version : "unknown");
         /* <os/> is optional and tells a stranger too much */
     }
     return iq;

@@ -139,3 +139,31 @@ int xu_write_stanza_xml(FILE *fp, xmpp_stanza_t *stanza, int *closed, struct xu_
     free(line);
     return rc;
 }
+
+xmpp_stanza_t *xu_stanza_add_el(xmpp_stanza_t *parent, const char *name, const char *ns)
+{
+    xmpp_stanza_t *el = xmpp_stanza_new(xmpp_stanza_get_context(parent));
+
+    if (!el)
+        return NULL;
+    xmpp_stanza_set_name(el, name);
+    if (ns)
+        xmpp_stanza_set_ns(el, ns);
+    xmpp_stanza_add_child(parent, el);
+    xmpp_stanza_release(el); /* the parent holds it */
+    return el;
+}
+
+void xu_stanza_add_text_el(xmpp_stanza_t *parent, const char *name, const char *text)
+{
+    xmpp_stanza_t *el = xu_stanza_add_el(parent, name, NULL), *t;
+
+    if (!el)
+        return;
+    t = xmpp_stanza_new(xmpp_stanza_get_context(parent));
+    if (!t)
+        return;
+    xmpp_stanza_set_text(t, text);
+    xmpp_stanza_add_child(el, t);
+    xmpp_stanza_release(t);
+}

@@ -27,6 +27,12 @@ void xu_send_faithful(xmpp_conn_t *conn, xmpp_stanza_t *stanza);
  * the caller can end quietly. */
 int xu_write_stanza_xml(FILE *fp, xmpp_stanza_t *stanza, int *closed, struct xu_error *err);
 
+/* Building stanzas: a child element NAME (namespace NS, or none) added to
+ * parent, owned by it (NULL when out of memory); a child NAME holding the
+ * text (escaped by libstrophe). */
+xmpp_stanza_t *xu_stanza_add_el(xmpp_stanza_t *parent, const char *name, const char *ns);
+void xu_stanza_add_text_el(xmpp_stanza_t *parent, const char *name, const char *text);
+
 /* Write a line of text and flush, with the same error handling. */
 int xu_write_line(FILE *fp, const char *line, int *closed, struct xu_error *err);
 
