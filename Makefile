@@ -40,9 +40,17 @@ else
 BUILD   := build
 endif
 
-LIB_SRC := $(sort $(wildcard lib/*.c))
+# lib/ has one folder per layer (docs/ARCHITECTURE.md); every file is
+# included as "layer/name.h" from -Ilib. The archive keeps members by their
+# base name, so two files of one name in different folders would silently
+# replace each other: the build refuses that.
+LIB_SRC := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
-LIB_HDR := $(wildcard lib/*.h)
+LIB_HDR := $(wildcard lib/*/*.h)
+LIB_DUPS := $(shell printf '%s\n' $(notdir $(LIB_SRC)) | sort | uniq -d)
+ifneq ($(LIB_DUPS),)
+$(error two files in lib/ share a name ($(LIB_DUPS)): the archive would keep one of them)
+endif
 TOOLS   := $(patsubst cmd/%.c,%,$(sort $(wildcard cmd/*.c)))
 BINS    := $(TOOLS:%=$(BUILD)/bin/%)
 

@@ -8,16 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "iq.h"
-#include "jid.h"
-#include "message.h"
-#include "msg.h"
-#include "opts.h"
-#include "outgoing.h"
-#include "session.h"
-#include "stanza_in.h"
-#include "stanza_out.h"
-#include "stdfds.h"
+#include "xmpp/iq.h"
+#include "base/jid.h"
+#include "xmpp/message.h"
+#include "base/msg.h"
+#include "base/opts.h"
+#include "xml/outgoing.h"
+#include "xmpp/session.h"
+#include "xml/stanza_in.h"
+#include "xml/stanza_out.h"
+#include "base/stdfds.h"
 
 #define IQ_MAX (1u << 20)     /* the largest --iq request read from stdin */
 #define DRAIN_NO_DEADLINE 30.0 /* --timeout 0: wait this long for answers after end of input */

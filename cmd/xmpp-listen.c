@@ -10,21 +10,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catchup.h"
-#include "filter.h"
-#include "format.h"
-#include "jid.h"
-#include "keepalive.h"
-#include "msg.h"
-#include "muc.h"
-#include "opts.h"
-#include "reconnect.h"
-#include "omemo_listen.h"
-#include "responder.h"
-#include "secret.h"
-#include "session.h"
-#include "stanza_out.h"
-#include "stdfds.h"
+#include "listen/catchup.h"
+#include "xml/filter.h"
+#include "xml/format.h"
+#include "base/jid.h"
+#include "xmpp/keepalive.h"
+#include "base/msg.h"
+#include "xmpp/muc.h"
+#include "base/opts.h"
+#include "xmpp/reconnect.h"
+#include "omemo/decrypt.h"
+#include "xmpp/responder.h"
+#include "base/secret.h"
+#include "xmpp/session.h"
+#include "xml/stanza_out.h"
+#include "base/stdfds.h"
 
 #define BACKOFF_MAX 60.0    /* seconds between reconnect attempts, at most */
 #define STABLE_AFTER 60.0   /* a connection up this long resets the backoff */
@@ -107,7 +107,7 @@ struct run {
     int out_closed;           /* the reader of standard output went away */
     struct xu_error out_err;  /* a write error other than a closed pipe */
     struct xu_omemo *omemo;   /* --omemo */
-    struct xu_catchup *cu;    /* archive catch-up and dedup (lib/catchup.c) */
+    struct xu_catchup *cu;    /* archive catch-up and dedup (lib/listen/catchup.c) */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -340,7 +340,7 @@ static int is_own(struct run *r, xmpp_stanza_t *st)
     return 0;
 }
 
-/* Print one stanza, live or from the archive (called by lib/catchup.c in
+/* Print one stanza, live or from the archive (called by lib/listen/catchup.c in
  * the order it decides). */
 static int emit(xmpp_stanza_t *st, const struct xu_origin *o, void *ud)
 {

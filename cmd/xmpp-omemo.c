@@ -2,16 +2,16 @@
  * xmpp-send --omemo and xmpp-listen --omemo follow: our fingerprint, the
  * devices of a contact with their fingerprints and trust, trust (verified)
  * and distrust. Only `devices` goes online; the rest works on the key store.
- * The work is done by lib/omemo.c. */
+ * The work is done by lib/omemo/omemo.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jid.h"
-#include "msg.h"
-#include "omemo.h"
-#include "opts.h"
-#include "session.h"
+#include "base/jid.h"
+#include "base/msg.h"
+#include "omemo/omemo.h"
+#include "base/opts.h"
+#include "xmpp/session.h"
 
 #define MAX_SHOWN 64
 

@@ -10,15 +10,15 @@
 
 #include <openssl/ssl.h>
 
-#include "jid.h"
-#include "msg.h"
-#include "opts.h"
-#include "probe_cli.h"
-#include "probe_tls.h"
-#include "secret.h"
-#include "session.h"
-#include "stdfds.h"
-#include "trace.h"
+#include "base/jid.h"
+#include "base/msg.h"
+#include "base/opts.h"
+#include "probe/cli.h"
+#include "probe/tls.h"
+#include "base/secret.h"
+#include "xmpp/session.h"
+#include "base/stdfds.h"
+#include "base/trace.h"
 
 enum {
     O_FORMAT = 1000, O_NAGIOS, O_PROMETHEUS, O_MODE, O_IPV4, O_IPV6, O_WARN_DAYS, O_CRIT_DAYS,

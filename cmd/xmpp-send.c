@@ -1,23 +1,23 @@
 /* xmpp-send: deliver a message, a stream of lines or a stream of stanzas
  * to JIDs and rooms, and exit 0 only once the server has acknowledged
- * every one of them. The work is done by lib/deliver.c. */
+ * every one of them. The work is done by lib/send/deliver.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "deliver.h"
-#include "jid.h"
-#include "message.h"
-#include "msg.h"
-#include "muc.h"
-#include "omemo_file.h"
-#include "omemo_send.h"
-#include "opts.h"
-#include "secret.h"
-#include "stdfds.h"
-#include "text.h"
-#include "upload.h"
+#include "send/deliver.h"
+#include "base/jid.h"
+#include "xmpp/message.h"
+#include "base/msg.h"
+#include "xmpp/muc.h"
+#include "omemo/file.h"
+#include "omemo/encrypt.h"
+#include "base/opts.h"
+#include "base/secret.h"
+#include "base/stdfds.h"
+#include "base/text.h"
+#include "send/upload.h"
 
 #define STDIN_MAX (16u << 20) /* a message body, not a file transfer */
 

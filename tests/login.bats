@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The login of issue 12 (lib/negotiate.c, lib/sasl.c, lib/tlsinfo.c): which
+# The login of issue 12 (lib/xmpp/negotiate.c, lib/xmpp/sasl.c, lib/xmpp/tlsinfo.c): which
 # SASL mechanism is used and why, channel binding against a real Prosody,
 # what is refused. Prosody's debug log is the independent witness of what the
 # client sent (its "Received[c2s_unauthed]: <auth mechanism=...>" lines).

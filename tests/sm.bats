@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# XEP-0198 stream management by the suite (lib/sm.c, lib/deliver.c): a stream
+# XEP-0198 stream management by the suite (lib/xmpp/sm.c, lib/send/deliver.c): a stream
 # cut mid-way is resumed, and only what the server had not counted is sent
 # again; an independent receiver (slixmpp) counts what arrived.
 

@@ -1,15 +1,15 @@
 /* Command-line parsing and the checks of what users type: xu_opts_parse on
  * an argv made of the input's NUL-separated pieces, and on each piece the
- * JID checks (lib/jid.c), the room parser (lib/muc.c) and the number,
- * duration and boolean parsers (lib/opts.c), with their properties. */
+ * JID checks (lib/base/jid.c), the room parser (lib/xmpp/muc.c) and the number,
+ * duration and boolean parsers (lib/base/opts.c), with their properties. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "fuzz.h"
 #include "fuzz_tool.h"
-#include "jid.h"
-#include "msg.h"
-#include "muc.h"
+#include "base/jid.h"
+#include "base/msg.h"
+#include "xmpp/muc.h"
 
 #define MAX_ARGS 32
 

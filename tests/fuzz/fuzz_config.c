@@ -1,4 +1,4 @@
-/* The config file parser (lib/config.c) through xu_opts_parse (lib/opts.c),
+/* The config file parser (lib/base/config.c) through xu_opts_parse (lib/base/opts.c),
  * as a tool loads it: input = "ACCOUNT\n" + file contents (an empty first
  * line: no -a). The file is a memfd, so nothing touches the disk. */
 #include <sys/mman.h>
@@ -7,7 +7,7 @@
 
 #include "fuzz.h"
 #include "fuzz_tool.h"
-#include "msg.h"
+#include "base/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

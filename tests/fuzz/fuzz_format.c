@@ -1,20 +1,20 @@
-/* The output writers of xmpp-listen (lib/format.c) on stanzas such as
+/* The output writers of xmpp-listen (lib/xml/format.c) on stanzas such as
  * libstrophe's parser hands over. Properties, per format:
  *  - every format: one line (no raw LF or CR); NULL only for --format body
  *    when there is no message body;
  *  - xml: the same line as xu_stanza_xml_line;
- *  - json: one JSON object whose "xml" reads back (lib/stanza_in.c) to the
+ *  - json: one JSON object whose "xml" reads back (lib/xml/stanza_in.c) to the
  *    same tree, and whose "body" is what --format body escapes;
  *  - body: unescaping \\, \n, \r gives the body back exactly;
  *  - text: no C0/C1 control character, DEL or bidi override reaches the
  *    terminal. */
 #include <jansson.h>
 
-#include "format.h"
+#include "xml/format.h"
 #include "fuzz.h"
 #include "fuzz_tree.h"
-#include "stanza_in.h"
-#include "stanza_out.h"
+#include "xml/stanza_in.h"
+#include "xml/stanza_out.h"
 
 static xmpp_ctx_t *ctx;
 

@@ -1,4 +1,4 @@
-/* Trace redaction (lib/trace.c). Two inputs:
+/* Trace redaction (lib/base/trace.c). Two inputs:
  *  - raw bytes: no crash, the output is bounded;
  *  - a stanza tree built from the input and serialised by libstrophe, as
  *    libstrophe logs what it sends and receives, with a known secret inside
@@ -8,7 +8,7 @@
  *    whatever attributes, prefixes or siblings they have. */
 #include "fuzz.h"
 #include "fuzz_tree.h"
-#include "trace.h"
+#include "base/trace.h"
 
 #define SECRET "cGFzc3dvcmQ9aHVudGVyMg=="
 

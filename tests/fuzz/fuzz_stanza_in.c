@@ -1,6 +1,6 @@
-/* The stdin stanza reader (lib/stanza_in.c): arbitrary bytes in arbitrary
+/* The stdin stanza reader (lib/xml/stanza_in.c): arbitrary bytes in arbitrary
  * chunks, stanzas popped as they complete. Properties: no crash, leak or
- * undefined behaviour; every popped stanza serialises (lib/stanza_out.c) to
+ * undefined behaviour; every popped stanza serialises (lib/xml/stanza_out.c) to
  * one line without raw newlines that reads back as exactly one stanza which
  * serialises to the same line (what xmpp-listen prints, xmpp-send --xml
  * must accept). */
@@ -8,8 +8,8 @@
 
 #include "fuzz.h"
 #include "fuzz_tree.h"
-#include "stanza_in.h"
-#include "stanza_out.h"
+#include "xml/stanza_in.h"
+#include "xml/stanza_out.h"
 
 static xmpp_ctx_t *ctx;
 

@@ -1,11 +1,11 @@
-/* The one-line stanza writer (lib/stanza_out.c) on trees such as
+/* The one-line stanza writer (lib/xml/stanza_out.c) on trees such as
  * libstrophe's parser produces from what a server sends: the line has no
- * raw newline, reads back (lib/stanza_in.c) as exactly one stanza, and that
+ * raw newline, reads back (lib/xml/stanza_in.c) as exactly one stanza, and that
  * stanza writes the same line again. Also the write path itself. */
 #include "fuzz.h"
 #include "fuzz_tree.h"
-#include "stanza_in.h"
-#include "stanza_out.h"
+#include "xml/stanza_in.h"
+#include "xml/stanza_out.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,5 @@
-/* Text that becomes XML character data (lib/text.c) or reaches a terminal
- * (lib/msg.c). Properties, not just "no crash":
+/* Text that becomes XML character data (lib/base/text.c) or reaches a terminal
+ * (lib/base/msg.c). Properties, not just "no crash":
  *  - xu_text_clean: the output is valid UTF-8 holding only XML 1.0
  *    characters, has no NUL inside, no ESC, and equals the input when the
  *    input was already clean (no escape sequences); fixes are counted iff
@@ -8,8 +8,8 @@
  *  - xu_sanitize_terminal: no C0/C1 control character or DEL survives, the
  *    result fits and is terminated. */
 #include "fuzz.h"
-#include "msg.h"
-#include "text.h"
+#include "base/msg.h"
+#include "base/text.h"
 
 /* An independent strict UTF-8 + XML Char check (not the one under test). */
 static int valid_xml_utf8(const unsigned char *s, size_t len)

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "opts.h"
+#include "base/opts.h"
 
 struct fuzz_tool_state {
     char *text;

@@ -8,7 +8,7 @@
 #include <strophe.h>
 
 #include "fuzz.h"
-#include "text.h"
+#include "base/text.h"
 
 #pragma GCC diagnostic ignored "-Wunused-function"
 
@@ -79,7 +79,7 @@ static char *fuzz_name(struct fuzz_in *in, const char *const *list, size_t n)
  * bounds the number of nodes. */
 static int fuzz_is_secret_name(const char *name)
 {
-    /* as lib/trace.c: credentials, and the SCRAM salt/signature */
+    /* as lib/base/trace.c: credentials, and the SCRAM salt/signature */
     static const char *const secret_names[] = {"auth", "response", "challenge", "success",
                                                "handshake", "password", "digest", NULL};
     const char *local = strchr(name, ':') ? strchr(name, ':') + 1 : name;

@@ -251,7 +251,7 @@ xu_server_setup() {
 	export XU_UPLOAD=upload.$XU_DOMAIN XU_UPLOAD_LIMIT=${XU_UPLOAD_LIMIT:-12582912}
 	export XU_COMPONENT_SECRET="component-$(_xu_rand 8)"
 	export XDG_CONFIG_HOME=$XU_TMP/xdg
-	# the login state (lib/state.c): per run, never the user's
+	# the login state (lib/xmpp/state.c): per run, never the user's
 	export XDG_STATE_HOME=$XU_TMP/state
 	export XU_CONFIG=$XDG_CONFIG_HOME/xmpputils/config
 	export XU_USERS="alice bob carol dave erin"

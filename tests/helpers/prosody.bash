@@ -307,7 +307,7 @@ xu_server_setup() {
 	export XU_COMPONENT_SECRET="component-$(_xu_rand 8)"
 	export XU_PROSODY_CONFIG=$XU_TMP/prosody.cfg.lua XU_PROSODY_LOG=$XU_TMP/prosody.log
 	export XDG_CONFIG_HOME=$XU_TMP/xdg
-	# the login state (lib/state.c): per run, never the user's
+	# the login state (lib/xmpp/state.c): per run, never the user's
 	export XDG_STATE_HOME=$XU_TMP/state
 	export XU_CONFIG=$XDG_CONFIG_HOME/xmpputils/config
 	export XU_USERS="alice bob carol dave erin"
