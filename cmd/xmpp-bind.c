@@ -34,11 +34,11 @@ struct bind_opts {
 };
 
 static const struct xu_option bind_options[] = {
-    {"stdio", 0, XU_OPT_NOCONFIG, O_STDIO, NULL, "bridge: send stanzas from stdin, print each one received (one per line)"},
-    {"iq", 0, XU_OPT_NOCONFIG, O_IQ, NULL, "send the one <iq> read from stdin, print its answer"},
-    {"query", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_QUERY, "XML", "the <iq> to send (implies --iq; stdin is not read)"},
-    {"presence", 0, XU_OPT_NOCONFIG, O_PRESENCE, NULL, "with --stdio: send initial presence once bound"},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"stdio", 0, XU_OPT_NOCONFIG, O_STDIO, NULL, "bridge: send stanzas from stdin, print each one received (one per line)", XU_CALL},
+    {"iq", 0, XU_OPT_NOCONFIG, O_IQ, NULL, "send the one <iq> read from stdin, print its answer", XU_CALL},
+    {"query", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_QUERY, "XML", "the <iq> to send (implies --iq; stdin is not read)", XU_CALL},
+    {"presence", 0, XU_OPT_NOCONFIG, O_PRESENCE, NULL, "with --stdio: send initial presence once bound", XU_CALL},
+    {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
 
 static int apply(void *state, int id, const char *arg, int from_config, struct xu_error *err)
@@ -432,6 +432,7 @@ int main(int argc, char **argv)
         "  65  also: malformed input (line and column on stderr); bind refused: bad-request\n"
         "  75  also: no answer in time; bind refused: conflict, or replaced by another login\n"
         "  77  also: bind refused: not-allowed; component handshake rejected\n",
+        .given = NULL,
     };
     struct xu_error err = {0, ""};
     struct xu_session s;

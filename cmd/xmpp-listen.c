@@ -37,28 +37,28 @@ enum {
 };
 
 static const struct xu_option listen_options[] = {
-    {"format", 0, XU_OPT_ARG, O_FORMAT, "FMT", "xml (default), json (JSON Lines), text or body"},
-    {"body", 'b', 0, O_BODY, NULL, "only message bodies (same as --format body)"},
-    {"count", 'n', XU_OPT_ARG | XU_OPT_NOCONFIG, O_COUNT, "N", "exit 0 after N stanzas were printed"},
-    {"idle", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_IDLE, "SECONDS", "stop after SECONDS without a match"},
-    {"kind", 'k', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_KIND, "KINDS", "only message, presence and/or iq (a list)"},
-    {"type", 't', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_TYPE, "TYPES", "only these types (chat, groupchat, ...)"},
-    {"from", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FROM, "JID", "only from JID (bare: any resource)"},
-    {"xpath", 'x', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_XPATH, "EXPR", "only where the XPath EXPR is true"},
-    {"room", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_ROOM, "ROOM[/NICK]", "join this multi-user chat room"},
-    {"room-password-file", 0, XU_OPT_ARG, O_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE"},
-    {"history", 0, XU_OPT_ARG, O_HISTORY, "N", "ask rooms for N old messages (default 0)"},
-    {"own", 0, 0, O_OWN, NULL, "also print our own echoes (room, presence)"},
-    {"presence", 0, XU_OPT_ARG, O_PRESENCE, "SHOW", "available (default), chat, away, xa or dnd"},
-    {"status", 0, XU_OPT_ARG, O_STATUS, "TEXT", "status message of the initial presence"},
-    {"no-presence", 0, 0, O_NO_PRESENCE, NULL, "send no initial presence"},
-    {"reconnect", 0, 0, O_RECONNECT, NULL, "reconnect (with backoff) after a drop"},
-    {"keepalive", 0, XU_OPT_ARG, O_KEEPALIVE, "SECONDS", "ping after SECONDS of silence (60; 0: off)"},
-    {"omemo", 0, 0, O_OMEMO, NULL, "publish our OMEMO device and print OMEMO messages decrypted"},
-    {"state", 0, XU_OPT_ARG, O_STATE, "FILE", "remember the last archive id per archive; catch up from it"},
-    {"since", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_SINCE, "TIME|ID", "first catch up from the archive since TIME or after ID"},
-    {"max-catchup", 0, XU_OPT_ARG, O_MAX_CATCHUP, "N", "print at most N archived messages per archive and catch-up"},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"format", 0, XU_OPT_ARG, O_FORMAT, "FMT", "xml (default), json (JSON Lines), text or body", XU_CALL},
+    {"body", 'b', 0, O_BODY, NULL, "only message bodies (same as --format body)", XU_CALL},
+    {"count", 'n', XU_OPT_ARG | XU_OPT_NOCONFIG, O_COUNT, "N", "exit 0 after N stanzas were printed", XU_CALL},
+    {"idle", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_IDLE, "SECONDS", "stop after SECONDS without a match", XU_CALL},
+    {"kind", 'k', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_KIND, "KINDS", "only message, presence and/or iq (a list)", XU_CALL},
+    {"type", 't', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_TYPE, "TYPES", "only these types (chat, groupchat, ...)", XU_CALL},
+    {"from", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FROM, "JID", "only from JID (bare: any resource)", XU_CALL},
+    {"xpath", 'x', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_XPATH, "EXPR", "only where the XPath EXPR is true", XU_CALL},
+    {"room", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_ROOM, "ROOM[/NICK]", "join this multi-user chat room", XU_CALL},
+    {"room-password-file", 0, XU_OPT_ARG, O_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE", XU_CALL},
+    {"history", 0, XU_OPT_ARG, O_HISTORY, "N", "ask rooms for N old messages (default 0)", XU_CALL},
+    {"own", 0, 0, O_OWN, NULL, "also print our own echoes (room, presence)", XU_CALL},
+    {"presence", 0, XU_OPT_ARG, O_PRESENCE, "SHOW", "available (default), chat, away, xa or dnd", XU_CALL},
+    {"status", 0, XU_OPT_ARG, O_STATUS, "TEXT", "status message of the initial presence", XU_CALL},
+    {"no-presence", 0, 0, O_NO_PRESENCE, NULL, "send no initial presence", XU_CALL},
+    {"reconnect", 0, 0, O_RECONNECT, NULL, "reconnect (with backoff) after a drop", XU_CALL},
+    {"keepalive", 0, XU_OPT_ARG, O_KEEPALIVE, "SECONDS", "ping after SECONDS of silence (60; 0: off)", XU_CALL},
+    {"omemo", 0, 0, O_OMEMO, NULL, "publish our OMEMO device and print OMEMO messages decrypted", XU_CALL},
+    {"state", 0, XU_OPT_ARG, O_STATE, "FILE", "remember the last archive id per archive; catch up from it", XU_CALL},
+    {"since", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_SINCE, "TIME|ID", "first catch up from the archive since TIME or after ID", XU_CALL},
+    {"max-catchup", 0, XU_OPT_ARG, O_MAX_CATCHUP, "N", "print at most N archived messages per archive and catch-up", XU_CALL},
+    {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
 
 struct room {
@@ -736,6 +736,7 @@ int main(int argc, char **argv)
         "  runs until stopped, and the timeout setting bounds each connection attempt.\n"
         "  SIGTERM, SIGINT and SIGHUP close the session cleanly and exit 0; so does a\n"
         "  reader of standard output that goes away. 74: writing the output failed.\n",
+        .given = NULL,
     };
     struct xu_error err = {0, ""};
     struct run r;

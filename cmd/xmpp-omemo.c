@@ -16,7 +16,7 @@
 #define MAX_SHOWN 64
 
 static const struct xu_option omemo_options[] = {
-    {NULL, 0, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
 
 static int apply(void *state, int id, const char *arg, int from_config, struct xu_error *err)
@@ -87,6 +87,7 @@ int main(int argc, char **argv)
         omemo_options, apply, NULL,
         "  (65 also: no known device of that JID matches; 77 also: the key store can be read\n"
         "   by others)\n",
+        .given = NULL,
     };
     struct xu_error err = {0, ""};
     struct xu_omemo *om = NULL;

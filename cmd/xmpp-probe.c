@@ -28,27 +28,27 @@ enum {
 
 
 static const struct xu_option probe_options[] = {
-    {"mode", 0, XU_OPT_ARG, O_MODE, "MODE", "c2s (default), s2s, component (XEP-0114) or cm (connection manager)"},
-    {"format", 0, XU_OPT_ARG, O_FORMAT, "FMT", "text (default), json or xml"},
-    {"nagios", 0, 0, O_NAGIOS, NULL, "Nagios plugin output and exit status (0 ok, 1 warning, 2 critical, 3 unknown)"},
-    {"prometheus", 0, 0, O_PROMETHEUS, NULL, "Prometheus text exposition format"},
-    {"ipv4", '4', 0, O_IPV4, NULL, "connect over IPv4 only"},
-    {"ipv6", '6', 0, O_IPV6, NULL, "connect over IPv6 only"},
-    {"warn-days", 0, XU_OPT_ARG, O_WARN_DAYS, "N", "warning when the certificate expires within N days (default 14; 0 off)"},
-    {"crit-days", 0, XU_OPT_ARG, O_CRIT_DAYS, "N", "critical when the certificate expires within N days (default 3; 0 off)"},
-    {"warn-ms", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_WARN_MS, "[STAGE:]MS", "warning when the probe (or STAGE) takes longer than MS milliseconds"},
-    {"crit-ms", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_CRIT_MS, "[STAGE:]MS", "critical when the probe (or STAGE) takes longer than MS milliseconds"},
-    {"expect-mechanism", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_EXPECT_MECH, "MECH", "critical unless SASL mechanism MECH is offered after TLS"},
-    {"forbid-mechanism", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_FORBID_MECH, "MECH", "critical if SASL mechanism MECH is offered (e.g. PLAIN)"},
-    {"expect-feature", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_EXPECT_FEATURE, "NS", "critical unless a stream or disco feature NS is offered"},
-    {"no-login", 0, XU_OPT_NOCONFIG, O_NO_LOGIN, NULL, "do not log in, even if an account is configured"},
-    {"targets", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_TARGETS, "FILE", "also probe the targets in FILE, one a line ('-' = stdin)"},
-    {"parallel", 0, XU_OPT_ARG, O_PARALLEL, "N", "probe at most N targets at a time (default 16)"},
-    {"all-targets", 0, XU_OPT_NOCONFIG, O_ALL_TARGETS, NULL, "probe every SRV target of the domain on every address"},
-    {"output", 'o', XU_OPT_ARG | XU_OPT_NOCONFIG, O_OUTPUT, "FILE", "write the report to FILE atomically, also when the probe fails"},
-    {"serve", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_SERVE, "[ADDR:]PORT", "run as a Prometheus exporter on ADDR:PORT (default address 127.0.0.1)"},
-    {"allow-target", 0, XU_OPT_ARG | XU_OPT_REPEAT | XU_OPT_NOCONFIG, O_ALLOW_TARGET, "PATTERN", "exporter: probe only targets matching PATTERN (shell glob)"},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"mode", 0, XU_OPT_ARG, O_MODE, "MODE", "c2s (default), s2s, component (XEP-0114) or cm (connection manager)", XU_CALL},
+    {"format", 0, XU_OPT_ARG, O_FORMAT, "FMT", "text (default), json or xml", XU_CALL},
+    {"nagios", 0, 0, O_NAGIOS, NULL, "Nagios plugin output and exit status (0 ok, 1 warning, 2 critical, 3 unknown)", XU_CALL},
+    {"prometheus", 0, 0, O_PROMETHEUS, NULL, "Prometheus text exposition format", XU_CALL},
+    {"ipv4", '4', 0, O_IPV4, NULL, "connect over IPv4 only", XU_CALL},
+    {"ipv6", '6', 0, O_IPV6, NULL, "connect over IPv6 only", XU_CALL},
+    {"warn-days", 0, XU_OPT_ARG, O_WARN_DAYS, "N", "warning when the certificate expires within N days (default 14; 0 off)", XU_CALL},
+    {"crit-days", 0, XU_OPT_ARG, O_CRIT_DAYS, "N", "critical when the certificate expires within N days (default 3; 0 off)", XU_CALL},
+    {"warn-ms", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_WARN_MS, "[STAGE:]MS", "warning when the probe (or STAGE) takes longer than MS milliseconds", XU_CALL},
+    {"crit-ms", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_CRIT_MS, "[STAGE:]MS", "critical when the probe (or STAGE) takes longer than MS milliseconds", XU_CALL},
+    {"expect-mechanism", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_EXPECT_MECH, "MECH", "critical unless SASL mechanism MECH is offered after TLS", XU_CALL},
+    {"forbid-mechanism", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_FORBID_MECH, "MECH", "critical if SASL mechanism MECH is offered (e.g. PLAIN)", XU_CALL},
+    {"expect-feature", 0, XU_OPT_ARG | XU_OPT_REPEAT, O_EXPECT_FEATURE, "NS", "critical unless a stream or disco feature NS is offered", XU_CALL},
+    {"no-login", 0, XU_OPT_NOCONFIG, O_NO_LOGIN, NULL, "do not log in, even if an account is configured", XU_CALL},
+    {"targets", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_TARGETS, "FILE", "also probe the targets in FILE, one a line ('-' = stdin)", XU_CALL},
+    {"parallel", 0, XU_OPT_ARG, O_PARALLEL, "N", "probe at most N targets at a time (default 16)", XU_CALL},
+    {"all-targets", 0, XU_OPT_NOCONFIG, O_ALL_TARGETS, NULL, "probe every SRV target of the domain on every address", XU_CALL},
+    {"output", 'o', XU_OPT_ARG | XU_OPT_NOCONFIG, O_OUTPUT, "FILE", "write the report to FILE atomically, also when the probe fails", XU_CALL},
+    {"serve", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_SERVE, "[ADDR:]PORT", "run as a Prometheus exporter on ADDR:PORT (default address 127.0.0.1)", XU_CALL},
+    {"allow-target", 0, XU_OPT_ARG | XU_OPT_REPEAT | XU_OPT_NOCONFIG, O_ALLOW_TARGET, "PATTERN", "exporter: probe only targets matching PATTERN (shell glob)", XU_CALL},
+    {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
 
 static const char *const stage_names[] = {
@@ -202,6 +202,7 @@ int main(int argc, char **argv)
         "  With --nagios: 0 ok, 1 warning, 2 critical, 3 unknown.\n"
         "  A threshold or expectation that fails exits 1 (a negative answer).\n"
         "  With several targets: the status of the worst one.\n",
+        .given = NULL,
     };
     struct xu_error err = {0, ""};
     struct probe_run_ctx x;

@@ -40,30 +40,30 @@ struct send_opts {
 };
 
 static const struct xu_option send_options[] = {
-    {"message", 'm', XU_OPT_ARG | XU_OPT_NOCONFIG, O_MESSAGE, "TEXT", "the message body (default: all of standard input)"},
-    {"lines", 'l', 0, O_LINES, NULL, "send each line of standard input as a message, as it arrives"},
-    {"xml", 0, 0, O_XML, NULL, "read stanzas (message, presence, iq) from standard input and send them"},
-    {"strict", 0, 0, O_STRICT, NULL, "with --xml: check all of the input before sending anything"},
-    {"subject", 's', XU_OPT_ARG, O_SUBJECT, "TEXT", "message subject"},
-    {"type", 't', XU_OPT_ARG, O_TYPE, "TYPE", "chat (default), normal or headline; groupchat (rooms only) is implied by --muc"},
-    {"thread", 0, XU_OPT_ARG, O_THREAD, "ID", "put the messages in this conversation thread"},
-    {"lang", 0, XU_OPT_ARG, O_LANG, "TAG", "language of the text (xml:lang), e.g. en"},
-    {"receipt", 0, 0, O_RECEIPT, NULL, "ask for delivery receipts (XEP-0184) and wait for them"},
-    {"muc", 0, 0, O_MUC, NULL, "the recipients are chat rooms: join them, then post"},
-    {"nick", 0, XU_OPT_ARG, O_NICK, "NICK", "nickname in rooms (default: the account's name)"},
-    {"room-password-file", 0, XU_OPT_ARG, O_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE"},
-    {"no-create", 0, 0, O_NO_CREATE, NULL, "fail instead of creating a room that does not exist"},
-    {"rate", 0, XU_OPT_ARG, O_RATE, "N[/UNIT]", "at most N messages per second (or /min, /h); 0: no limit (default 5)"},
-    {"batch", 0, XU_OPT_ARG, O_BATCH, "DURATION", "with --lines: collect lines for DURATION, send them as one message"},
-    {"one-per-line", 0, 0, O_ONE_PER_LINE, NULL, "with --lines: never join lines, even when they come faster than --rate"},
-    {"max-size", 0, XU_OPT_ARG, O_MAX_SIZE, "BYTES", "split longer text into several messages (default 32768)"},
-    {"buffer", 0, XU_OPT_ARG, O_BUFFER, "N", "lines or stanzas held while unacknowledged (default 10000)"},
-    {"retry", 0, XU_OPT_ARG, O_RETRY, "N", "reconnect at most N times in a row (default: no limit with --lines/--xml, else 0)"},
-    {"file", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FILE, "PATH", "share PATH ('-': standard input) through the server's HTTP upload; repeatable"},
-    {"file-name", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_NAME, "NAME", "the name to announce for the --file before it (needed for '-')"},
-    {"file-type", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_TYPE, "TYPE", "the MIME type of the --file before it (default: from its content)"},
-    {"omemo", 0, 0, O_OMEMO, NULL, "encrypt end to end with OMEMO; fail if a recipient cannot decrypt it"},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"message", 'm', XU_OPT_ARG | XU_OPT_NOCONFIG, O_MESSAGE, "TEXT", "the message body (default: all of standard input)", XU_CALL},
+    {"lines", 'l', 0, O_LINES, NULL, "send each line of standard input as a message, as it arrives", XU_CALL},
+    {"xml", 0, 0, O_XML, NULL, "read stanzas (message, presence, iq) from standard input and send them", XU_CALL},
+    {"strict", 0, 0, O_STRICT, NULL, "with --xml: check all of the input before sending anything", XU_CALL},
+    {"subject", 's', XU_OPT_ARG, O_SUBJECT, "TEXT", "message subject", XU_CALL},
+    {"type", 't', XU_OPT_ARG, O_TYPE, "TYPE", "chat (default), normal or headline; groupchat (rooms only) is implied by --muc", XU_CALL},
+    {"thread", 0, XU_OPT_ARG, O_THREAD, "ID", "put the messages in this conversation thread", XU_CALL},
+    {"lang", 0, XU_OPT_ARG, O_LANG, "TAG", "language of the text (xml:lang), e.g. en", XU_CALL},
+    {"receipt", 0, 0, O_RECEIPT, NULL, "ask for delivery receipts (XEP-0184) and wait for them", XU_CALL},
+    {"muc", 0, 0, O_MUC, NULL, "the recipients are chat rooms: join them, then post", XU_CALL},
+    {"nick", 0, XU_OPT_ARG, O_NICK, "NICK", "nickname in rooms (default: the account's name)", XU_CALL},
+    {"room-password-file", 0, XU_OPT_ARG, O_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE", XU_CALL},
+    {"no-create", 0, 0, O_NO_CREATE, NULL, "fail instead of creating a room that does not exist", XU_CALL},
+    {"rate", 0, XU_OPT_ARG, O_RATE, "N[/UNIT]", "at most N messages per second (or /min, /h); 0: no limit (default 5)", XU_CALL},
+    {"batch", 0, XU_OPT_ARG, O_BATCH, "DURATION", "with --lines: collect lines for DURATION, send them as one message", XU_CALL},
+    {"one-per-line", 0, 0, O_ONE_PER_LINE, NULL, "with --lines: never join lines, even when they come faster than --rate", XU_CALL},
+    {"max-size", 0, XU_OPT_ARG, O_MAX_SIZE, "BYTES", "split longer text into several messages (default 32768)", XU_CALL},
+    {"buffer", 0, XU_OPT_ARG, O_BUFFER, "N", "lines or stanzas held while unacknowledged (default 10000)", XU_CALL},
+    {"retry", 0, XU_OPT_ARG, O_RETRY, "N", "reconnect at most N times in a row (default: no limit with --lines/--xml, else 0)", XU_CALL},
+    {"file", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, O_FILE, "PATH", "share PATH ('-': standard input) through the server's HTTP upload; repeatable", XU_CALL},
+    {"file-name", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_NAME, "NAME", "the name to announce for the --file before it (needed for '-')", XU_CALL},
+    {"file-type", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, O_FILE_TYPE, "TYPE", "the MIME type of the --file before it (default: from its content)", XU_CALL},
+    {"omemo", 0, 0, O_OMEMO, NULL, "encrypt end to end with OMEMO; fail if a recipient cannot decrypt it", XU_CALL},
+    {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
 
 static int set(char **dst, const char *v, struct xu_error *err)
@@ -436,6 +436,7 @@ int main(int argc, char **argv)
         "  (--file: 65 too large for the service or not acceptable, 69 no upload service,\n"
         "   74 cannot read the file, 75 quota/rate or --timeout, 76 HTTP status, 77 upload\n"
         "   refused or its server's certificate not trusted)\n",
+        .given = NULL,
     };
     struct xu_deliver_cfg cfg;
     struct xu_omemo_send os = {NULL, NULL, 0};

@@ -22,30 +22,30 @@ enum {
 };
 
 static const struct xu_option common_options[] = {
-    {"account", 'a', XU_OPT_ARG | XU_OPT_NOCONFIG, O_ACCOUNT, "NAME", "use this account from the config file"},
-    {"config", 'C', XU_OPT_ARG | XU_OPT_NOCONFIG, O_CONFIG, "FILE", "config file (default $XDG_CONFIG_HOME/xmpputils/config)"},
-    {"jid", 'j', XU_OPT_ARG, O_JID, "JID", "log in as this JID (user@domain)"},
-    {"host", 0, XU_OPT_ARG, O_HOST, "HOST", "connect to HOST instead of the JID's domain (no SRV lookup)"},
-    {"port", 0, XU_OPT_ARG, O_PORT, "N", "TCP port (default 5222, direct TLS 5223, component 5347)"},
-    {"resource", 'r', XU_OPT_ARG, O_RESOURCE, "RES", "ask the server for this resource"},
-    {"tls", 0, XU_OPT_ARG, O_TLS, "MODE", "starttls (default, required), direct, or off (plaintext!)"},
-    {"tls-trust-file", 0, XU_OPT_ARG, O_TLS_TRUST_FILE, "FILE", "trust the CA certificates in FILE (besides the system store)"},
-    {"tls-fingerprint", 0, XU_OPT_ARG, O_TLS_FINGERPRINT, "SHA256", "require the server certificate's SHA-256 fingerprint (hex)"},
-    {"tls-insecure", 0, 0, O_TLS_INSECURE, NULL, "do NOT verify the server certificate (dangerous)"},
-    {"password-file", 0, XU_OPT_ARG, O_PASSWORD_FILE, "FILE", "read the password from the first line of FILE"},
-    {"passwordeval", 0, XU_OPT_ARG, O_PASSWORDEVAL, "CMD", "run CMD and use the first line of its output as password"},
-    {"timeout", 0, XU_OPT_ARG, O_TIMEOUT, "SECONDS", "deadline for the whole run (default 30; 0: none once connected)"},
-    {"trace", 0, XU_OPT_ARG, O_TRACE, "FILE", "write the XMPP transcript to FILE ('-' = stderr), secrets redacted"},
-    {"component", 0, XU_OPT_ARG, O_COMPONENT, "DOMAIN", "connect as XEP-0114 component DOMAIN (needs --host, --secret-file)"},
-    {"secret-file", 0, XU_OPT_ARG, O_SECRET_FILE, "FILE", "component secret: first line of FILE"},
-    {"sasl-mechanisms", 0, XU_OPT_ARG, O_SASL_MECHANISMS, "LIST", "allow only these SASL mechanisms (comma-separated; DIGEST-MD5 only when named)"},
-    {"accept-mechanism-change", 0, 0, O_ACCEPT_MECH_CHANGE, NULL, "log in although the server no longer offers the mechanism used before"},
-    {"no-sasl-cache", 0, 0, O_NO_SASL_CACHE, NULL, "neither use nor keep the SCRAM salted password in the state directory"},
-    {"verbose", 'v', XU_OPT_NOCONFIG, O_VERBOSE, NULL, "say more on stderr (repeat for more)"},
-    {"quiet", 'q', XU_OPT_NOCONFIG, O_QUIET, NULL, "print only errors on stderr"},
-    {"help", 'h', XU_OPT_NOCONFIG, O_HELP, NULL, "show this help and exit"},
-    {"version", 'V', XU_OPT_NOCONFIG, O_VERSION, NULL, "show the version and exit"},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"account", 'a', XU_OPT_ARG | XU_OPT_NOCONFIG, O_ACCOUNT, "NAME", "use this account from the config file", XU_CALL},
+    {"config", 'C', XU_OPT_ARG | XU_OPT_NOCONFIG, O_CONFIG, "FILE", "config file (default $XDG_CONFIG_HOME/xmpputils/config)", XU_CALL},
+    {"jid", 'j', XU_OPT_ARG, O_JID, "JID", "log in as this JID (user@domain)", XU_CALL},
+    {"host", 0, XU_OPT_ARG, O_HOST, "HOST", "connect to HOST instead of the JID's domain (no SRV lookup)", XU_CALL},
+    {"port", 0, XU_OPT_ARG, O_PORT, "N", "TCP port (default 5222, direct TLS 5223, component 5347)", XU_CALL},
+    {"resource", 'r', XU_OPT_ARG, O_RESOURCE, "RES", "ask the server for this resource", XU_CALL},
+    {"tls", 0, XU_OPT_ARG, O_TLS, "MODE", "starttls (default, required), direct, or off (plaintext!)", XU_CALL},
+    {"tls-trust-file", 0, XU_OPT_ARG, O_TLS_TRUST_FILE, "FILE", "trust the CA certificates in FILE (besides the system store)", XU_CALL},
+    {"tls-fingerprint", 0, XU_OPT_ARG, O_TLS_FINGERPRINT, "SHA256", "require the server certificate's SHA-256 fingerprint (hex)", XU_CALL},
+    {"tls-insecure", 0, 0, O_TLS_INSECURE, NULL, "do NOT verify the server certificate (dangerous)", XU_CALL},
+    {"password-file", 0, XU_OPT_ARG, O_PASSWORD_FILE, "FILE", "read the password from the first line of FILE", XU_CALL},
+    {"passwordeval", 0, XU_OPT_ARG, O_PASSWORDEVAL, "CMD", "run CMD and use the first line of its output as password", XU_CALL},
+    {"timeout", 0, XU_OPT_ARG, O_TIMEOUT, "SECONDS", "deadline for the whole run (default 30; 0: none once connected)", XU_CALL},
+    {"trace", 0, XU_OPT_ARG, O_TRACE, "FILE", "write the XMPP transcript to FILE ('-' = stderr), secrets redacted", XU_CALL},
+    {"component", 0, XU_OPT_ARG, O_COMPONENT, "DOMAIN", "connect as XEP-0114 component DOMAIN (needs --host, --secret-file)", XU_CALL},
+    {"secret-file", 0, XU_OPT_ARG, O_SECRET_FILE, "FILE", "component secret: first line of FILE", XU_CALL},
+    {"sasl-mechanisms", 0, XU_OPT_ARG, O_SASL_MECHANISMS, "LIST", "allow only these SASL mechanisms (comma-separated; DIGEST-MD5 only when named)", XU_CALL},
+    {"accept-mechanism-change", 0, 0, O_ACCEPT_MECH_CHANGE, NULL, "log in although the server no longer offers the mechanism used before", XU_CALL},
+    {"no-sasl-cache", 0, 0, O_NO_SASL_CACHE, NULL, "neither use nor keep the SCRAM salted password in the state directory", XU_CALL},
+    {"verbose", 'v', XU_OPT_NOCONFIG, O_VERBOSE, NULL, "say more on stderr (repeat for more)", XU_CALL},
+    {"quiet", 'q', XU_OPT_NOCONFIG, O_QUIET, NULL, "print only errors on stderr", XU_CALL},
+    {"help", 'h', XU_OPT_NOCONFIG, O_HELP, NULL, "show this help and exit", XU_CALL},
+    {"version", 'V', XU_OPT_NOCONFIG, O_VERSION, NULL, "show the version and exit", XU_CALL},
+    {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
 
 /* Keys of every tool's options, so that one config file can serve all tools
@@ -310,6 +310,74 @@ static int check_config_name(int id, const char *key, const char *value, const c
                             : "");
 }
 
+/* An option with a typed store: check the value and write it into the
+ * tool's configuration; then the tool's apply function, if any. */
+static int apply_tool(const struct xu_tool *tool, const struct xu_option *opt, const char *arg,
+                      int from_config, const char *where, struct xu_error *err)
+{
+    char *field;
+    int code = from_config ? XU_EX_CONFIG : XU_EX_USAGE;
+
+    if (!opt)
+        return xu_error_set(err, XU_EX_SOFTWARE, "%s: not in the option table", where);
+    if (!from_config && tool->given && opt->id >= 1000 && opt->id < 1064)
+        *tool->given |= 1ull << (opt->id - 1000);
+    if (opt->store == XU_STORE_CALL || !tool->state)
+        return tool->apply ? tool->apply(tool->state, opt->id, arg, from_config, err) : 0;
+    field = (char *)tool->state + opt->off;
+    switch (opt->store) {
+    case XU_STORE_FLAG:
+        *(int *)(void *)field = 1;
+        break;
+    case XU_STORE_COUNT:
+        (*(int *)(void *)field)++;
+        break;
+    case XU_STORE_STRING: {
+        char **dst = (char **)(void *)field, *v = strdup(arg);
+
+        if (!v)
+            return xu_error_set(err, XU_EX_OSERR, "out of memory");
+        free(*dst);
+        *dst = v;
+        break;
+    }
+    case XU_STORE_UINT: {
+        unsigned long v;
+
+        if (xu_parse_uint(arg, (unsigned long)opt->min, (unsigned long)opt->max, &v) < 0)
+            return xu_error_set(err, code, "%s needs a whole number from %lu to %lu, not '%s'",
+                                where, (unsigned long)opt->min, (unsigned long)opt->max, arg);
+        *(unsigned long *)(void *)field = v;
+        break;
+    }
+    case XU_STORE_DURATION: {
+        double v;
+
+        if (xu_parse_duration(arg, opt->min, opt->max, &v) < 0)
+            return xu_error_set(err, code, "%s needs a duration from %g s to %g s (e.g. 30, 2s, "
+                                "500ms, 5m), not '%s'", where, opt->min, opt->max, arg);
+        *(double *)(void *)field = v;
+        break;
+    }
+    case XU_STORE_CALL:
+        break;
+    }
+    return tool->apply ? tool->apply(tool->state, opt->id, arg, from_config, err) : 0;
+}
+
+int xu_opts_given(const struct xu_tool *tool, int id)
+{
+    return tool->given && id >= 1000 && id < 1064 && ((*tool->given >> (id - 1000)) & 1);
+}
+
+static const struct xu_option *find_by_id(const struct xu_option *t, int id)
+{
+    for (; t && t->name; t++)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
 static int apply_config_key(void *ud, const char *key, const char *value, const char *file,
                             int line, struct xu_error *err)
 {
@@ -350,7 +418,7 @@ static int apply_config_key(void *ud, const char *key, const char *value, const 
     }
     if (opt->id < 1000)
         return apply_common(c->o, opt->id, value, where, err);
-    b = c->tool->apply(c->tool->state, opt->id, value, 1, err);
+    b = apply_tool(c->tool, opt, value, 1, key, err);
     /* the tool's message names the option; the file and line say where */
     if (b && strncmp(err->msg, where, strlen(where)) != 0) {
         char msg[sizeof err->msg];
@@ -533,7 +601,7 @@ int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc, char 
         if (id < 1000)
             rc = apply_common(o, id, optarg, where, err);
         else
-            rc = tool->apply(tool->state, id, optarg, 0, err);
+            rc = apply_tool(tool, find_by_id(tool->options, id), optarg, 0, where, err);
         if (rc)
             goto out;
     }

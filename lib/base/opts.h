@@ -3,6 +3,8 @@
 #ifndef XU_OPTS_H
 #define XU_OPTS_H
 
+#include <stddef.h>
+
 #include "base/error.h"
 
 enum xu_tls_mode { XU_TLS_STARTTLS, XU_TLS_DIRECT, XU_TLS_OFF };
@@ -44,6 +46,21 @@ struct xu_opts {
 #define XU_OPT_NOCONFIG 2  /* not accepted as a config file key */
 #define XU_OPT_REPEAT 4    /* may be given several times (documentation only) */
 
+/* Where an option's value goes. XU_STORE_CALL: the tool's apply function
+ * handles it. The others write it straight into the tool's configuration
+ * (struct xu_tool.state, at .off), checked, so that a tool's option table
+ * fills its engine's configuration with no copying in between; the tool's
+ * apply function, when it has one, is still called after the store (for
+ * checks that need more than a range). */
+enum xu_store {
+    XU_STORE_CALL,
+    XU_STORE_FLAG,     /* int: 1 when given ("on" in the config file; "off" leaves it) */
+    XU_STORE_STRING,   /* char *: strdup'ed, the previous value freed */
+    XU_STORE_UINT,     /* unsigned long in [min, max] */
+    XU_STORE_DURATION, /* double seconds in [min, max] (xu_parse_duration) */
+    XU_STORE_COUNT,    /* int: one more each time it is given */
+};
+
 struct xu_option {
     const char *name;   /* long name; its config key is the same with '_' for '-' */
     int short_name;     /* 0: none */
@@ -51,7 +68,16 @@ struct xu_option {
     int id;             /* passed to the handler; tools use ids >= 1000 */
     const char *argname;
     const char *help;
+    enum xu_store store;
+    size_t off;         /* offsetof the field in the tool's configuration */
+    double min, max;    /* XU_STORE_UINT, XU_STORE_DURATION */
 };
+
+/* The tail of a table entry: handled by the tool's apply function, or
+ * stored into FIELD of the configuration struct TYPE. */
+#define XU_CALL .store = XU_STORE_CALL
+#define XU_TO(kind, type, field) .store = (kind), .off = offsetof(type, field)
+#define XU_TO_RANGE(kind, type, field, lo, hi) XU_TO(kind, type, field), .min = (lo), .max = (hi)
 
 /* A tool: its own options and the function that applies one of them. */
 struct xu_tool {
@@ -63,9 +89,16 @@ struct xu_tool {
      * from_config is 1 when the value comes from the config file. */
     int (*apply)(void *state, int id, const char *arg, int from_config,
                  struct xu_error *err);
-    void *state;
+    void *state;            /* the configuration XU_TO entries write into */
     const char *exit_notes; /* extra lines for --help's exit status part, or NULL */
+    /* When not NULL: bit (id - 1000) is set for each tool option given on
+     * the command line (not by the config file), for cross-option checks
+     * that must tell "asked for here" from "a setting"; ids < 1064. */
+    unsigned long long *given;
 };
+
+/* Was tool option id given on the command line (needs tool->given)? */
+int xu_opts_given(const struct xu_tool *tool, int id);
 
 /* Parse argv: --help/--version print and exit 0; then the config file
  * (account chosen by -a/-C) is loaded, then command-line options override it.

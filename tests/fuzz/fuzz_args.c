@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_tool_state st = {NULL, 0};
     struct xu_tool tool = {"xmpp-fuzz", "[options] ARG...", "fuzz", fuzz_tool_options,
-                           fuzz_tool_apply, &st, NULL};
+                           fuzz_tool_apply, &st, NULL, NULL};
     struct fuzz_in in = {data, size};
     struct xu_error err = {0, ""};
     struct xu_opts o;

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_tool_state st = {NULL, 0};
     struct xu_tool tool = {"xmpp-fuzz", "[options]", "fuzz", fuzz_tool_options,
-                           fuzz_tool_apply, &st, NULL};
+                           fuzz_tool_apply, &st, NULL, NULL};
     struct xu_error err = {0, ""};
     struct xu_opts o;
     const uint8_t *nl = memchr(data, '\n', size);

@@ -13,10 +13,10 @@ struct fuzz_tool_state {
 };
 
 static const struct xu_option fuzz_tool_options[] = {
-    {"message", 'm', XU_OPT_ARG | XU_OPT_NOCONFIG, 1000, "TEXT", "text"},
-    {"subject", 's', XU_OPT_ARG, 1001, "TEXT", "text"},
-    {"no-create", 0, 0, 1002, NULL, "flag"},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"message", 'm', XU_OPT_ARG | XU_OPT_NOCONFIG, 1000, "TEXT", "text", XU_CALL},
+    {"subject", 's', XU_OPT_ARG, 1001, "TEXT", "text", XU_CALL},
+    {"no-create", 0, 0, 1002, NULL, "flag", XU_CALL},
+    {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
 
 static int fuzz_tool_apply(void *state, int id, const char *arg, int from_config,
