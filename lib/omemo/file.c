@@ -1,6 +1,6 @@
-/* xmpp-send --omemo --file (see omemo_file.h). */
+/* xmpp-send --omemo --file (see omemo/file.h): the files are encrypted
+ * here, then uploaded by the one upload engine (send/upload.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,20 +160,6 @@ struct enc_file {
     char label[512]; /* for messages */
 };
 
-static int temp_file(int *fd, struct xu_error *err)
-{
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-
-    snprintf(path, sizeof path, "%s/xmpp-send.XXXXXX", dir && *dir ? dir : "/tmp");
-    *fd = mkstemp(path); /* 0600 */
-    if (*fd < 0)
-        return xu_error_set(err, XU_EX_IOERR, "cannot create a temporary file in %s: %s",
-                            dir && *dir ? dir : "/tmp", strerror(errno));
-    unlink(path);
-    return 0;
-}
-
 /* Read f (a path, or "-") to its end into an encrypted unlinked temp file. */
 static int encrypt_file(const struct xu_upload_file *f, struct enc_file *ef, double until,
                         struct xu_error *err)
@@ -182,37 +168,26 @@ static int encrypt_file(const struct xu_upload_file *f, struct enc_file *ef, dou
     struct stat st;
     int in, rc;
 
-    xu_sanitize_terminal(ef->label, sizeof ef->label,
-                         strcmp(f->path, "-") == 0 ? "standard input" : f->path);
     if (RAND_bytes(ef->key, KEY_LEN) != 1 || RAND_bytes(ef->iv, IV_LEN) != 1 ||
         RAND_bytes(rnd, sizeof rnd) != 1)
         return xu_error_set(err, XU_EX_SOFTWARE, "OpenSSL has no random bytes to give");
     hex(ef->name, rnd, sizeof rnd);
-    if (strcmp(f->path, "-") == 0) {
-        in = 0;
-    } else {
-        in = open(f->path, O_RDONLY | O_CLOEXEC);
-        if (in < 0)
-            return xu_error_set(err, XU_EX_IOERR, "cannot open %s: %s", ef->label, strerror(errno));
-    }
-    if (fstat(in, &st) < 0) {
-        rc = xu_error_set(err, XU_EX_IOERR, "cannot stat %s: %s", ef->label, strerror(errno));
-    } else if (S_ISDIR(st.st_mode)) {
-        rc = xu_error_set(err, XU_EX_DATAERR, "%s is a directory: give files", ef->label);
-    } else {
-        rc = temp_file(&ef->src.fd, err);
-        if (rc == 0)
-            rc = xu_omemo_file_encrypt(in, ef->src.fd, ef->key, ef->iv, until, &ef->src.size,
-                                       ef->label, err);
-        if (rc == 0 && lseek(ef->src.fd, 0, SEEK_SET) < 0)
-            rc = xu_error_set(err, XU_EX_IOERR, "cannot rewind the temporary file: %s",
-                              strerror(errno));
-    }
-    if (in != 0)
-        close(in);
     ef->src.name = ef->name;
     ef->src.type = "application/octet-stream";
     ef->src.label = ef->label;
+    ef->src.encrypted = 1;
+    rc = xu_upload_open_input(f->path, ef->label, sizeof ef->label, &in, &st, err);
+    if (rc)
+        return rc;
+    rc = xu_upload_temp_file(&ef->src.fd, err);
+    if (rc == 0)
+        rc = xu_omemo_file_encrypt(in, ef->src.fd, ef->key, ef->iv, until, &ef->src.size,
+                                   ef->label, err);
+    if (rc == 0 && lseek(ef->src.fd, 0, SEEK_SET) < 0)
+        rc = xu_error_set(err, XU_EX_IOERR, "cannot rewind the temporary file: %s",
+                          strerror(errno));
+    if (in != 0)
+        close(in);
     return rc;
 }
 
@@ -220,14 +195,13 @@ int xu_omemo_upload_files(const struct xu_opts *opts, struct xu_upload_file *fil
                           double until, int progress, struct xu_error *err)
 {
     struct enc_file *ef = calloc((size_t)(n > 0 ? n : 1), sizeof *ef);
-    struct xu_upload_service svc = {NULL, 0};
-    struct xu_session s;
-    char *get;
-    int rc = 0, i, opened = 0;
+    struct xu_upload_src *src = calloc((size_t)(n > 0 ? n : 1), sizeof *src);
+    char **get = calloc((size_t)(n > 0 ? n : 1), sizeof *get);
+    int rc = 0, i;
 
-    if (!ef)
-        return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    for (i = 0; i < n; i++)
+    if (!ef || !src || !get)
+        rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+    for (i = 0; ef && i < n; i++)
         ef[i].src.fd = -1;
     /* every file read and encrypted before we log in */
     for (i = 0; i < n && rc == 0; i++) {
@@ -235,48 +209,28 @@ int xu_omemo_upload_files(const struct xu_opts *opts, struct xu_upload_file *fil
         if (rc == 0)
             xu_info("%s encrypted (AES-256-GCM): %llu bytes to upload", ef[i].label,
                     ef[i].src.size);
-    }
-    memset(&s, 0, sizeof s);
-    s.sock = -1;
-    if (rc == 0) {
-        opened = 1;
-        rc = xu_session_open(&s, opts, until, err);
+        src[i] = ef[i].src;
     }
     if (rc == 0)
-        rc = xu_upload_discover(&s, until, &svc, err);
-    /* xu_upload_one checks the limit too, but only for its own file: all of
-     * them are checked before the first byte goes out */
-    for (i = 0; i < n && rc == 0 && svc.max_size; i++)
-        if (ef[i].src.size > svc.max_size)
-            rc = xu_error_set(err, XU_EX_DATAERR,
-                              "%s is %llu bytes encrypted, larger than the %s limit of %llu bytes: "
-                              "nothing was uploaded", ef[i].label, ef[i].src.size, svc.jid,
-                              svc.max_size);
-    for (i = 0; i < n && rc == 0; i++) {
-        rc = xu_upload_one(&s, &svc, &ef[i].src, until, progress, &get, err);
-        if (rc == 0) {
-            files[i].get_url = xu_omemo_file_url(get, ef[i].iv, ef[i].key);
-            if (!files[i].get_url)
-                rc = xu_error_set(err, XU_EX_PROTOCOL,
-                                  "the upload service gave a download URL that is not https:// "
-                                  "(or has a fragment): it cannot be shared encrypted");
-            free(get);
-        }
-    }
-    if (s.ready)
-        xu_session_close(&s);
-    if (opened)
-        xu_session_free(&s);
-    xu_upload_service_free(&svc);
+        rc = xu_upload_sources(opts, src, n, until, progress, get, err);
+    /* the engine made sure every URL is https:// without a fragment */
+    for (i = 0; i < n && rc == 0; i++)
+        if (!(files[i].get_url = xu_omemo_file_url(get[i], ef[i].iv, ef[i].key)))
+            rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
     for (i = 0; i < n; i++) {
-        if (ef[i].src.fd >= 0)
+        if (get)
+            free(get[i]);
+        if (ef && ef[i].src.fd >= 0)
             close(ef[i].src.fd);
         if (rc) {
             free(files[i].get_url);
             files[i].get_url = NULL;
         }
     }
-    OPENSSL_cleanse(ef, (size_t)(n > 0 ? n : 1) * sizeof *ef);
+    if (ef)
+        OPENSSL_cleanse(ef, (size_t)(n > 0 ? n : 1) * sizeof *ef);
     free(ef);
+    free(src);
+    free(get);
     return rc;
 }

@@ -2,7 +2,7 @@
  * (XEP-0454, as Conversations does). Each file is encrypted with
  * AES-256-GCM (a random 32-byte key and 12-byte IV per file, the 16-byte
  * tag appended to the ciphertext) into an unlinked 0600 temp file, streamed
- * in chunks; the ciphertext is uploaded (lib/send/upload.c) under a random name
+ * in chunks; the ciphertext is uploaded (send/upload.h's engine) under a random name
  * as application/octet-stream, and the URL to send (inside the OMEMO
  * message only) is aesgcm://HOST/PATH#<24 hex iv><64 hex key>. */
 #ifndef XU_OMEMO_FILE_H

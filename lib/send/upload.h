@@ -4,15 +4,17 @@
  * the same policy as the XMPP connection. The content type comes from the
  * file's content (libmagic).
  *
- * Layers, so that a wrapper (e.g. one that encrypts the file first) can
- * feed its own stream: xu_upload_discover + xu_upload_one work on an open
- * session and any readable fd of known size; xu_upload_files is what
- * xmpp-send --file does (its own session, every file checked against the
- * limit before anything is uploaded). */
+ * One engine, xu_upload_sources, uploads sources that are already open (a
+ * file, standard input spooled to a temp file, an encrypted copy: any fd of
+ * known size, with the name and type to announce). xu_upload_files is what
+ * xmpp-send --file does: it opens the files and hands them to the engine;
+ * lib/omemo/file.c encrypts them first and does the same. The engine's
+ * parts are in send/upload_int.h. */
 #ifndef XU_UPLOAD_H
 #define XU_UPLOAD_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "base/error.h"
 #include "base/opts.h"
@@ -21,41 +23,42 @@
 #define XU_NS_HTTP_UPLOAD "urn:xmpp:http:upload:0"
 #define XU_NS_OOB "jabber:x:oob"
 
-struct xu_upload_service {
-    char *jid;                   /* the service's address (caller frees with free()) */
-    unsigned long long max_size; /* its max-file-size; 0: none announced */
-};
-
-/* Find the upload service among the server's disco#items (or the server
- * itself), within the absolute time until. XU_EX_UNAVAILABLE when there is
- * none. */
-int xu_upload_discover(struct xu_session *s, double until, struct xu_upload_service *svc,
-                       struct xu_error *err);
-void xu_upload_service_free(struct xu_upload_service *svc);
-
-/* One upload on an open session: slot, then PUT (the session stays open).
- * fd is read from its current position, exactly size bytes
+/* One source: fd is read from its current position, exactly size bytes
  * (fewer, or more left after them, is an error: the source changed). name
- * is the file name to announce (clean UTF-8, no '/'), type a MIME type.
- * progress: show progress on stderr (the caller decides: a terminal and not
- * --quiet). label: what the progress line and messages call the file.
- * On success *get_url is the URL to share (caller frees). */
+ * is the file name to announce (clean UTF-8, no '/'), type a MIME type
+ * (NULL: none announced), label what the progress line and messages call
+ * it. encrypted: size is the ciphertext's (messages say so), and the
+ * download URL, which will carry the key, must be https:// without a
+ * fragment. The owner opens and closes fd. */
 struct xu_upload_src {
     int fd;
     unsigned long long size;
     const char *name;
     const char *type;
     const char *label;
+    int encrypted;
 };
 
-int xu_upload_one(struct xu_session *s, const struct xu_upload_service *svc,
-                  const struct xu_upload_src *src, double until, int progress, char **get_url,
-                  struct xu_error *err);
+/* The upload engine: log in (opts), discover the service, check every
+ * source against its limit (XU_EX_DATAERR, nothing uploaded, when one is
+ * larger), request a slot for each, close the session, then PUT them one
+ * after another, all before the absolute time until (0: none; then a PUT
+ * that moves nothing for 60 s fails). progress: a progress line on stderr
+ * during each PUT (the caller decides: a terminal and not --quiet). On
+ * success get_urls[i] is the URL of src[i] (caller frees); on failure they
+ * are all NULL. */
+int xu_upload_sources(const struct xu_opts *opts, const struct xu_upload_src *src, int n,
+                      double until, int progress, char **get_urls, struct xu_error *err);
 
-/* The MIME type of the data at the start of fd (read with pread, so the
- * position is unchanged), from its content: into buf. Never fails: data
- * libmagic cannot classify is application/octet-stream. */
-void xu_upload_content_type(int fd, char *buf, size_t len);
+/* An unlinked 0600 temp file in $TMPDIR (or /tmp), open for reading and
+ * writing, into *fd. */
+int xu_upload_temp_file(int *fd, struct xu_error *err);
+
+/* Open path for reading ("-": standard input, fd 0, not to be closed), with
+ * label (len bytes) set to what messages call it; *st is its fstat. A
+ * directory is refused (XU_EX_DATAERR). On failure nothing is left open. */
+int xu_upload_open_input(const char *path, char *label, size_t len, int *fd, struct stat *st,
+                         struct xu_error *err);
 
 /* What xmpp-send --file does for each file. */
 struct xu_upload_file {
@@ -65,12 +68,8 @@ struct xu_upload_file {
     char *get_url;     /* set on success (caller frees) */
 };
 
-/* Open every file (a pipe on standard input is spooled first), log in
- * (opts), discover the service, check every file against its limit
- * (XU_EX_DATAERR, nothing uploaded, when one is larger), request a slot for
- * each, close the session, then PUT them one after another, all before the
- * absolute time until (0: none; then a PUT that moves nothing for 60 s
- * fails). progress: a progress line on stderr during each PUT. */
+/* Open every file (a pipe on standard input is spooled first), each with
+ * its name and type, before logging in, then xu_upload_sources. */
 int xu_upload_files(const struct xu_opts *opts, struct xu_upload_file *files, int n, double until,
                     int progress, struct xu_error *err);
 
