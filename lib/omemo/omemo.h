@@ -8,7 +8,8 @@
  * The payload is AES-128-GCM with a 12-byte IV; the 16-byte key and the
  * 16-byte GCM tag, concatenated, are what the Signal session of each device
  * encrypts (as 0.3 clients do). OMEMO 2 (urn:xmpp:omemo:2) is not built:
- * see SECURITY.md. */
+ * see SECURITY.md. The engine's parts, one job each, are listed in
+ * omemo/omemo_int.h. */
 #ifndef XU_OMEMO_H
 #define XU_OMEMO_H
 
