@@ -161,9 +161,10 @@ struct enc_file {
 };
 
 /* Read f (a path, or "-") to its end into an encrypted unlinked temp file. */
-static int encrypt_file(const struct xu_upload_file *f, struct enc_file *ef, double until,
+static int encrypt_file(const struct xu_upload_file *f, void *state, double until,
                         struct xu_error *err)
 {
+    struct enc_file *ef = state;
     unsigned char rnd[16];
     struct stat st;
     int in, rc;
@@ -188,49 +189,33 @@ static int encrypt_file(const struct xu_upload_file *f, struct enc_file *ef, dou
                           strerror(errno));
     if (in != 0)
         close(in);
+    if (rc == 0)
+        xu_info("%s encrypted (AES-256-GCM): %llu bytes to upload", ef->label, ef->src.size);
     return rc;
+}
+
+/* The upload engine checked that get_url is https:// without a fragment. */
+static char *share_url(void *state, const char *get_url)
+{
+    struct enc_file *ef = state;
+
+    return xu_omemo_file_url(get_url, ef->iv, ef->key);
+}
+
+static void close_file(void *state)
+{
+    struct enc_file *ef = state;
+
+    if (ef->src.fd >= 0)
+        close(ef->src.fd);
+    OPENSSL_cleanse(ef, sizeof *ef);
 }
 
 int xu_omemo_upload_files(const struct xu_opts *opts, struct xu_upload_file *files, int n,
                           double until, int progress, struct xu_error *err)
 {
-    struct enc_file *ef = calloc((size_t)(n > 0 ? n : 1), sizeof *ef);
-    struct xu_upload_src *src = calloc((size_t)(n > 0 ? n : 1), sizeof *src);
-    char **get = calloc((size_t)(n > 0 ? n : 1), sizeof *get);
-    int rc = 0, i;
+    static const struct xu_upload_kind encrypted = {sizeof(struct enc_file), encrypt_file,
+                                                    share_url, close_file};
 
-    if (!ef || !src || !get)
-        rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
-    for (i = 0; ef && i < n; i++)
-        ef[i].src.fd = -1;
-    /* every file read and encrypted before we log in */
-    for (i = 0; i < n && rc == 0; i++) {
-        rc = encrypt_file(&files[i], &ef[i], until, err);
-        if (rc == 0)
-            xu_info("%s encrypted (AES-256-GCM): %llu bytes to upload", ef[i].label,
-                    ef[i].src.size);
-        src[i] = ef[i].src;
-    }
-    if (rc == 0)
-        rc = xu_upload_sources(opts, src, n, until, progress, get, err);
-    /* the engine made sure every URL is https:// without a fragment */
-    for (i = 0; i < n && rc == 0; i++)
-        if (!(files[i].get_url = xu_omemo_file_url(get[i], ef[i].iv, ef[i].key)))
-            rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
-    for (i = 0; i < n; i++) {
-        if (get)
-            free(get[i]);
-        if (ef && ef[i].src.fd >= 0)
-            close(ef[i].src.fd);
-        if (rc) {
-            free(files[i].get_url);
-            files[i].get_url = NULL;
-        }
-    }
-    if (ef)
-        OPENSSL_cleanse(ef, (size_t)(n > 0 ? n : 1) * sizeof *ef);
-    free(ef);
-    free(src);
-    free(get);
-    return rc;
+    return xu_upload_files_as(&encrypted, opts, files, n, until, progress, err);
 }

@@ -13,9 +13,15 @@
 
 #define BUSY_TIMEOUT_MS 15000
 
+struct key_table {
+    struct xu_omemo_store *st;
+    const char *name; /* "prekeys" or "signed_prekeys" */
+};
+
 struct xu_omemo_store {
     sqlite3 *db;
     char *dir;
+    struct key_table prekeys, signed_prekeys; /* user data of the two key stores */
 };
 
 static const char SCHEMA[] =
@@ -404,18 +410,28 @@ int xu_omemo_store_devices(struct xu_omemo_store *st, const char *jid, uint32_t 
 
 /* ---- libomemo-c callbacks ---- */
 
+/* A statement on the session of address a: jid and dev bound as ?1, ?2. */
+static sqlite3_stmt *session_stmt(struct xu_omemo_store *st, const char *sql,
+                                  const signal_protocol_address *a)
+{
+    sqlite3_stmt *s = prep(st, sql);
+
+    if (s) {
+        bind_name(s, 1, a->name, a->name_len);
+        sqlite3_bind_int64(s, 2, (uint32_t)a->device_id);
+    }
+    return s;
+}
+
 static int cb_load_session(signal_buffer **record, signal_buffer **user_record,
                            const signal_protocol_address *a, void *ud)
 {
-    struct xu_omemo_store *st = ud;
-    sqlite3_stmt *s = prep(st, "SELECT rec FROM sessions WHERE jid = ? AND dev = ?");
+    sqlite3_stmt *s = session_stmt(ud, "SELECT rec FROM sessions WHERE jid = ? AND dev = ?", a);
     int rc;
 
     *user_record = NULL;
     if (!s)
         return SG_ERR_UNKNOWN;
-    bind_name(s, 1, a->name, a->name_len);
-    sqlite3_bind_int64(s, 2, (uint32_t)a->device_id);
     rc = blob_row(s, record);
     return rc < 0 ? SG_ERR_UNKNOWN : rc;
 }
@@ -446,13 +462,11 @@ static int cb_sub_device_sessions(signal_int_list **sessions, const char *name, 
 static int cb_store_session(const signal_protocol_address *a, uint8_t *rec, size_t len,
                             uint8_t *urec, size_t ulen, void *ud)
 {
-    struct xu_omemo_store *st = ud;
-    sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO sessions(jid, dev, rec, urec) VALUES (?, ?, ?, ?)");
+    sqlite3_stmt *s = session_stmt(
+        ud, "INSERT OR REPLACE INTO sessions(jid, dev, rec, urec) VALUES (?, ?, ?, ?)", a);
 
     if (!s)
         return SG_ERR_UNKNOWN;
-    bind_name(s, 1, a->name, a->name_len);
-    sqlite3_bind_int64(s, 2, (uint32_t)a->device_id);
     sqlite3_bind_blob(s, 3, rec, (int)len, SQLITE_STATIC);
     if (urec)
         sqlite3_bind_blob(s, 4, urec, (int)ulen, SQLITE_STATIC);
@@ -475,12 +489,10 @@ static int cb_contains_session(const signal_protocol_address *a, void *ud)
 static int cb_delete_session(const signal_protocol_address *a, void *ud)
 {
     struct xu_omemo_store *st = ud;
-    sqlite3_stmt *s = prep(st, "DELETE FROM sessions WHERE jid = ? AND dev = ?");
+    sqlite3_stmt *s = session_stmt(st, "DELETE FROM sessions WHERE jid = ? AND dev = ?", a);
 
     if (!s)
         return SG_ERR_UNKNOWN;
-    bind_name(s, 1, a->name, a->name_len);
-    sqlite3_bind_int64(s, 2, (uint32_t)a->device_id);
     if (done(s))
         return SG_ERR_UNKNOWN;
     return sqlite3_changes(st->db) > 0;
@@ -499,82 +511,54 @@ static int cb_delete_all_sessions(const char *name, size_t name_len, void *ud)
     return sqlite3_changes(st->db);
 }
 
-/* prekeys and signed prekeys: the same shape in two tables */
-static int key_load(struct xu_omemo_store *st, const char *sql, uint32_t id, signal_buffer **rec)
-{
-    sqlite3_stmt *s = prep(st, sql);
-    int rc;
+/* Prekeys and signed prekeys: the same shape in two tables. Each of
+ * libomemo-c's two stores gets its struct key_table as user data, so one
+ * set of callbacks serves both. */
 
+/* The statement `fmt` (with one %s: the table) on t, its first parameter id. */
+static sqlite3_stmt *key_stmt(const struct key_table *t, const char *fmt, uint32_t id)
+{
+    char sql[128];
+    sqlite3_stmt *s;
+
+    snprintf(sql, sizeof sql, fmt, t->name);
+    s = prep(t->st, sql);
     if (s)
         sqlite3_bind_int64(s, 1, id);
-    rc = blob_row(s, rec);
+    return s;
+}
+
+static int cb_load_key(signal_buffer **rec, uint32_t id, void *ud)
+{
+    int rc = blob_row(key_stmt(ud, "SELECT rec FROM %s WHERE id = ?", id), rec);
+
     return rc < 0 ? SG_ERR_UNKNOWN : rc == 0 ? SG_ERR_INVALID_KEY_ID : 0;
 }
 
-static int key_store(struct xu_omemo_store *st, const char *sql, uint32_t id, uint8_t *rec, size_t len)
+static int cb_store_key(uint32_t id, uint8_t *rec, size_t len, void *ud)
 {
-    sqlite3_stmt *s = prep(st, sql);
+    sqlite3_stmt *s = key_stmt(ud, "INSERT OR REPLACE INTO %s(id, rec) VALUES (?, ?)", id);
 
-    if (s) {
-        sqlite3_bind_int64(s, 1, id);
+    if (s)
         sqlite3_bind_blob(s, 2, rec, (int)len, SQLITE_STATIC);
-    }
     return done(s) ? SG_ERR_UNKNOWN : 0;
 }
 
-static int key_contains(struct xu_omemo_store *st, const char *sql, uint32_t id)
+static int cb_contains_key(uint32_t id, void *ud)
 {
-    sqlite3_stmt *s = prep(st, sql);
+    sqlite3_stmt *s = key_stmt(ud, "SELECT 1 FROM %s WHERE id = ?", id);
     int rc;
 
     if (!s)
         return 0;
-    sqlite3_bind_int64(s, 1, id);
     rc = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
     return rc;
 }
 
-static int key_remove(struct xu_omemo_store *st, const char *sql, uint32_t id)
+static int cb_remove_key(uint32_t id, void *ud)
 {
-    sqlite3_stmt *s = prep(st, sql);
-
-    if (s)
-        sqlite3_bind_int64(s, 1, id);
-    return done(s) ? SG_ERR_UNKNOWN : 0;
-}
-
-static int cb_load_pre_key(signal_buffer **rec, uint32_t id, void *ud)
-{
-    return key_load(ud, "SELECT rec FROM prekeys WHERE id = ?", id, rec);
-}
-static int cb_store_pre_key(uint32_t id, uint8_t *rec, size_t len, void *ud)
-{
-    return key_store(ud, "INSERT OR REPLACE INTO prekeys(id, rec) VALUES (?, ?)", id, rec, len);
-}
-static int cb_contains_pre_key(uint32_t id, void *ud)
-{
-    return key_contains(ud, "SELECT 1 FROM prekeys WHERE id = ?", id);
-}
-static int cb_remove_pre_key(uint32_t id, void *ud)
-{
-    return key_remove(ud, "DELETE FROM prekeys WHERE id = ?", id);
-}
-static int cb_load_spk(signal_buffer **rec, uint32_t id, void *ud)
-{
-    return key_load(ud, "SELECT rec FROM signed_prekeys WHERE id = ?", id, rec);
-}
-static int cb_store_spk(uint32_t id, uint8_t *rec, size_t len, void *ud)
-{
-    return key_store(ud, "INSERT OR REPLACE INTO signed_prekeys(id, rec) VALUES (?, ?)", id, rec, len);
-}
-static int cb_contains_spk(uint32_t id, void *ud)
-{
-    return key_contains(ud, "SELECT 1 FROM signed_prekeys WHERE id = ?", id);
-}
-static int cb_remove_spk(uint32_t id, void *ud)
-{
-    return key_remove(ud, "DELETE FROM signed_prekeys WHERE id = ?", id);
+    return done(key_stmt(ud, "DELETE FROM %s WHERE id = ?", id)) ? SG_ERR_UNKNOWN : 0;
 }
 
 static int cb_identity_pair(signal_buffer **pub, signal_buffer **priv, void *ud)
@@ -659,17 +643,20 @@ static int cb_is_trusted(const signal_protocol_address *a, uint8_t *key, size_t 
 
 int xu_omemo_store_attach(struct xu_omemo_store *st, signal_protocol_store_context *sc)
 {
+    struct key_table prekeys = {st, "prekeys"}, signed_prekeys = {st, "signed_prekeys"};
     signal_protocol_session_store ss = {
         cb_load_session, cb_sub_device_sessions, cb_store_session, cb_contains_session,
         cb_delete_session, cb_delete_all_sessions, NULL, st,
     };
-    signal_protocol_pre_key_store pk = {cb_load_pre_key, cb_store_pre_key, cb_contains_pre_key,
-                                        cb_remove_pre_key, NULL, st};
-    signal_protocol_signed_pre_key_store spk = {cb_load_spk, cb_store_spk, cb_contains_spk,
-                                                cb_remove_spk, NULL, st};
+    signal_protocol_pre_key_store pk = {cb_load_key, cb_store_key, cb_contains_key, cb_remove_key,
+                                        NULL, &st->prekeys};
+    signal_protocol_signed_pre_key_store spk = {cb_load_key, cb_store_key, cb_contains_key,
+                                                cb_remove_key, NULL, &st->signed_prekeys};
     signal_protocol_identity_key_store ik = {cb_identity_pair, cb_registration_id, cb_save_identity,
                                              cb_is_trusted, NULL, st};
 
+    st->prekeys = prekeys;
+    st->signed_prekeys = signed_prekeys;
     if (signal_protocol_store_context_set_session_store(sc, &ss) ||
         signal_protocol_store_context_set_pre_key_store(sc, &pk) ||
         signal_protocol_store_context_set_signed_pre_key_store(sc, &spk) ||

@@ -87,3 +87,49 @@ int xu_upload_sources(const struct xu_opts *opts, const struct xu_upload_src *sr
     xu_upload_service_free(&svc);
     return rc;
 }
+
+int xu_upload_files_as(const struct xu_upload_kind *kind, const struct xu_opts *opts,
+                       struct xu_upload_file *files, int n, double until, int progress,
+                       struct xu_error *err)
+{
+    size_t count = (size_t)(n > 0 ? n : 1);
+    char *state = calloc(count, kind->size), **urls = calloc(count, sizeof *urls);
+    struct xu_upload_src *src = calloc(count, sizeof *src);
+    int rc = 0, i;
+
+    if (!state || !src || !urls) {
+        free(state);
+        free(src);
+        free(urls);
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    }
+    for (i = 0; i < n; i++)
+        ((struct xu_upload_src *)(state + (size_t)i * kind->size))->fd = -1;
+    /* every file is open (readable, named, encrypted) before we log in */
+    for (i = 0; i < n && rc == 0; i++) {
+        rc = kind->open(&files[i], state + (size_t)i * kind->size, until, err);
+        src[i] = *(struct xu_upload_src *)(state + (size_t)i * kind->size);
+    }
+    if (rc == 0)
+        rc = xu_upload_sources(opts, src, n, until, progress, urls, err);
+    for (i = 0; i < n && rc == 0; i++) {
+        files[i].get_url = kind->url ? kind->url(state + (size_t)i * kind->size, urls[i]) : urls[i];
+        if (kind->url)
+            free(urls[i]);
+        urls[i] = NULL;
+        if (!files[i].get_url)
+            rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        kind->close(state + (size_t)i * kind->size);
+        free(urls[i]);
+        if (rc) {
+            free(files[i].get_url);
+            files[i].get_url = NULL;
+        }
+    }
+    free(state);
+    free(src);
+    free(urls);
+    return rc;
+}

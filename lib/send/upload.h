@@ -68,8 +68,28 @@ struct xu_upload_file {
     char *get_url;     /* set on success (caller frees) */
 };
 
-/* Open every file (a pipe on standard input is spooled first), each with
- * its name and type, before logging in, then xu_upload_sources. */
+/* A way of turning files into sources: plain (upload_source.c) or
+ * encrypted (omemo/file.c). Each file has a state of `size` bytes that
+ * starts with its struct xu_upload_src (fd -1 until opened). */
+struct xu_upload_kind {
+    size_t size;
+    /* Open (read, encrypt…) f into state, before logging in. */
+    int (*open)(const struct xu_upload_file *f, void *state, double until, struct xu_error *err);
+    /* The URL to share from the download URL (caller frees; NULL: out of
+     * memory); NULL: the download URL itself. */
+    char *(*url)(void *state, const char *get_url);
+    /* Close and wipe state, opened or not. */
+    void (*close)(void *state);
+};
+
+/* Open every file with kind (all before logging in), upload them with
+ * xu_upload_sources, and set each files[i].get_url (all NULL on failure). */
+int xu_upload_files_as(const struct xu_upload_kind *kind, const struct xu_opts *opts,
+                       struct xu_upload_file *files, int n, double until, int progress,
+                       struct xu_error *err);
+
+/* xmpp-send --file: every file (a pipe on standard input is spooled first)
+ * with its name and type from the file, its content or the options. */
 int xu_upload_files(const struct xu_opts *opts, struct xu_upload_file *files, int n, double until,
                     int progress, struct xu_error *err);
 

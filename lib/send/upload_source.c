@@ -192,12 +192,15 @@ struct src_file {
     char *name;
 };
 
-static int open_file(const struct xu_upload_file *f, struct src_file *sf, struct xu_error *err)
+static int open_file(const struct xu_upload_file *f, void *state, double until,
+                     struct xu_error *err)
 {
+    struct src_file *sf = state;
     const char *base;
     struct stat st;
     int fd, rc;
 
+    (void)until;
     rc = xu_upload_open_input(f->path, sf->label, sizeof sf->label, &fd, &st, err);
     if (rc)
         return rc;
@@ -242,34 +245,20 @@ static int open_file(const struct xu_upload_file *f, struct src_file *sf, struct
     return 0;
 }
 
+static void close_file(void *state)
+{
+    struct src_file *sf = state;
+
+    if (sf->src.fd > 0) /* not standard input */
+        close(sf->src.fd);
+    free(sf->name);
+}
+
 int xu_upload_files(const struct xu_opts *opts, struct xu_upload_file *files, int n, double until,
                     int progress, struct xu_error *err)
 {
-    struct src_file *sf = calloc((size_t)(n > 0 ? n : 1), sizeof *sf);
-    struct xu_upload_src *src = calloc((size_t)(n > 0 ? n : 1), sizeof *src);
-    char **urls = calloc((size_t)(n > 0 ? n : 1), sizeof *urls);
-    int rc = 0, i;
+    static const struct xu_upload_kind plain = {sizeof(struct src_file), open_file, NULL,
+                                                close_file};
 
-    if (!sf || !src || !urls)
-        rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
-    for (i = 0; sf && i < n; i++)
-        sf[i].src.fd = -1;
-    /* every file is readable and has a name before we log in */
-    for (i = 0; i < n && rc == 0; i++) {
-        rc = open_file(&files[i], &sf[i], err);
-        src[i] = sf[i].src;
-    }
-    if (rc == 0)
-        rc = xu_upload_sources(opts, src, n, until, progress, urls, err);
-    for (i = 0; rc == 0 && i < n; i++)
-        files[i].get_url = urls[i];
-    for (i = 0; sf && i < n; i++) {
-        if (sf[i].src.fd > 0)
-            close(sf[i].src.fd);
-        free(sf[i].name);
-    }
-    free(urls);
-    free(src);
-    free(sf);
-    return rc;
+    return xu_upload_files_as(&plain, opts, files, n, until, progress, err);
 }
