@@ -4,7 +4,8 @@
  *   pep.c       stanzas and PEP: one request, publish, fetch, device lists
  *   bundle.c    bundles: ours published, theirs turned into sessions
  *   envelope.c  the <encrypted/> element of one message, built and opened
- *   store.c     the SQLite key store; crypto.c the libomemo-c crypto provider */
+ *   store.c, signal_store.c  the SQLite key store, and libomemo-c's view of it
+ *   crypto.c    OpenSSL as libomemo-c's crypto provider; the payload cipher */
 #ifndef XU_OMEMO_INT_H
 #define XU_OMEMO_INT_H
 
