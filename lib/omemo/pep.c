@@ -94,7 +94,7 @@ static double until(struct xu_session *s)
 }
 
 struct waiting {
-    const char *to;
+    struct xu_iq_pending *asked; /* the one request: iq.c says what answers it */
     const char *own;
     xmpp_stanza_t *reply;
 };
@@ -102,11 +102,9 @@ struct waiting {
 static int on_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     struct waiting *w = ud;
-    const char *type = xmpp_stanza_get_type(st);
 
     (void)conn;
-    if (w->reply || !type || (strcmp(type, "result") && strcmp(type, "error")) ||
-        !xu_iq_from_matches(w->to, xmpp_stanza_get_from(st), w->own))
+    if (w->reply || !xu_iq_pending_answer(w->asked, st, w->own, NULL))
         return 1; /* not the answer: keep waiting */
     w->reply = xmpp_stanza_copy(st);
     return 0;
@@ -121,23 +119,25 @@ static int request(struct xu_session *s, xmpp_stanza_t *iq, xmpp_stanza_t **repl
                    struct xu_error *err)
 {
     char *id = xu_session_new_id(s);
-    struct waiting w = {NULL, s->bound_jid, NULL};
+    const char *to = xmpp_stanza_get_to(iq);
+    struct waiting w = {xu_iq_pending_new(), s->bound_jid, NULL};
     double end = until(s);
     int rc = 0;
 
     *reply = NULL;
-    if (!id) {
+    if (!id || !w.asked || xu_iq_pending_add(w.asked, id, to, 0) < 0) {
+        free(id);
+        xu_iq_pending_free(w.asked);
         xmpp_stanza_release(iq);
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     }
     xmpp_stanza_set_id(iq, id);
-    w.to = xmpp_stanza_get_to(iq);
     xmpp_id_handler_add(s->conn, on_answer, id, &w);
     xu_session_send(s, iq);
     while (!w.reply) {
         if (xu_now() >= end) {
             rc = xu_error_set(err, XU_EX_TEMPFAIL, "OMEMO: no answer from %s to a PEP request in time",
-                              w.to ? w.to : "the server");
+                              to ? to : "the server");
             break;
         }
         if ((rc = xu_session_step(s, 0.005, -1, NULL)) != 0) {
@@ -147,6 +147,7 @@ static int request(struct xu_session *s, xmpp_stanza_t *iq, xmpp_stanza_t **repl
     }
     if (!w.reply)
         xmpp_id_handler_delete(s->conn, on_answer, id);
+    xu_iq_pending_free(w.asked);
     free(id);
     xmpp_stanza_release(iq);
     *reply = w.reply;

@@ -31,19 +31,17 @@ static double iq_until(double until)
 /* ---- iq round trips ---- */
 
 struct answer {
-    const char *to, *own_jid;
+    struct xu_iq_pending *asked; /* the one request: iq.c says what answers it */
+    const char *own_jid;
     xmpp_stanza_t *reply;
 };
 
 static int on_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     struct answer *a = ud;
-    const char *type = xmpp_stanza_get_type(st), *name = xmpp_stanza_get_name(st);
 
     (void)conn;
-    if (!name || strcmp(name, "iq") != 0 || !type ||
-        (strcmp(type, "result") != 0 && strcmp(type, "error") != 0) ||
-        !xu_iq_from_matches(a->to, xmpp_stanza_get_from(st), a->own_jid))
+    if (a->reply || !xu_iq_pending_answer(a->asked, st, a->own_jid, NULL))
         return 1;
     a->reply = xmpp_stanza_clone(st);
     return 0;
@@ -59,14 +57,18 @@ static int on_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 static int iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_stanza_t **reply,
                   struct xu_error *err)
 {
-    struct answer a = {xmpp_stanza_get_to(iq), s->bound_jid, NULL};
-    const char *id = xmpp_stanza_get_id(iq);
+    struct answer a = {xu_iq_pending_new(), s->bound_jid, NULL};
+    const char *id = xmpp_stanza_get_id(iq), *to = xmpp_stanza_get_to(iq);
     struct pollfd p;
     char shown[300];
     double now, w;
     int rc = 0;
 
     *reply = NULL;
+    if (!a.asked || xu_iq_pending_add(a.asked, id, to, 0) < 0) {
+        xu_iq_pending_free(a.asked);
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    }
     xmpp_id_handler_add(s->conn, on_answer, id, &a);
     xu_session_send(s, iq);
     for (;;) {
@@ -79,7 +81,7 @@ static int iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_st
             break;
         now = xu_now();
         if (now >= until) {
-            xu_sanitize_terminal(shown, sizeof shown, a.to ? a.to : "the server");
+            xu_sanitize_terminal(shown, sizeof shown, to ? to : "the server");
             rc = xu_error_set(err, XU_EX_TEMPFAIL, "no answer from %s to our request", shown);
             break;
         }
@@ -91,6 +93,7 @@ static int iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_st
     }
     if (!a.reply)
         xmpp_id_handler_delete(s->conn, on_answer, id);
+    xu_iq_pending_free(a.asked);
     *reply = a.reply;
     return rc;
 }
