@@ -46,7 +46,7 @@ from slixmpp import ClientXMPP
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
 
-from netutil import write_atomic  # noqa: F401 - re-exported for the clients
+from netutil import write_atomic  # also xuclient.write_atomic for the clients
 
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_MUC_USER = NS_MUC + "#user"
