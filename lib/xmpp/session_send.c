@@ -6,6 +6,7 @@
 
 #include "base/jid.h"
 #include "xml/stanza_out.h"
+#include "xmpp/iq.h"
 #include "xmpp/session_int.h"
 #include "xmpp/sm.h"
 
@@ -51,22 +52,14 @@ static int ping_done(void *ud)
 
 char *xu_session_ping(struct xu_session *s, xmpp_handler handler, void *ud)
 {
-    xmpp_stanza_t *iq, *ping;
-    char *id, domain[1024];
+    xmpp_stanza_t *iq = xu_iq_new_child(s, "get", "ping", "urn:xmpp:ping", NULL);
+    char *id = iq ? strdup(xmpp_stanza_get_id(iq)) : NULL, domain[1024];
 
-    id = xu_session_new_id(s);
-    iq = id ? xmpp_iq_new(s->ctx, "get", id) : NULL;
-    ping = iq ? xmpp_stanza_new(s->ctx) : NULL;
-    if (!ping) {
+    if (!id) {
         if (iq)
             xmpp_stanza_release(iq);
-        free(id);
         return NULL;
     }
-    xmpp_stanza_set_name(ping, "ping");
-    xmpp_stanza_set_ns(ping, "urn:xmpp:ping");
-    xmpp_stanza_add_child(iq, ping);
-    xmpp_stanza_release(ping);
     if (s->bound_jid && xu_jid_domain(s->bound_jid, domain, sizeof domain))
         xmpp_stanza_set_to(iq, domain);
     xmpp_id_handler_add(s->conn, handler, id, ud);
