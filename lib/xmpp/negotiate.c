@@ -557,7 +557,7 @@ xmpp_stream_error_t *xu_negotiate_stream_error(struct xu_session *s)
     return &n->se;
 }
 
-/* ---- public (to session.c) ---- */
+/* ---- public (to the session: session.c, session_connect.c) ---- */
 
 int xu_negotiate_prepare(struct xu_session *s, struct xu_error *err)
 {
