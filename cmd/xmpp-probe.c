@@ -10,14 +10,14 @@
 #include "base/stdfds.h"
 #include "probe/probe.h"
 
-#define PO(field) XU_TO(XU_STORE_FLAG, struct probe_opts, field)
-#define PS(field) XU_TO(XU_STORE_STRING, struct probe_opts, field)
+#define FLAG_IN(field) XU_TO(XU_STORE_FLAG, struct probe_opts, field)
+#define STRING_IN(field) XU_TO(XU_STORE_STRING, struct probe_opts, field)
 
 static const struct xu_option probe_options[] = {
     {"mode", 0, XU_OPT_ARG, PROBE_O_MODE, "MODE", "c2s (default), s2s, component (XEP-0114) or cm (connection manager)", XU_CALL},
     {"format", 0, XU_OPT_ARG, PROBE_O_FORMAT, "FMT", "text (default), json or xml", XU_CALL},
-    {"nagios", 0, 0, PROBE_O_NAGIOS, NULL, "Nagios plugin output and exit status (0 ok, 1 warning, 2 critical, 3 unknown)", PO(nagios)},
-    {"prometheus", 0, 0, PROBE_O_PROMETHEUS, NULL, "Prometheus text exposition format", PO(prometheus)},
+    {"nagios", 0, 0, PROBE_O_NAGIOS, NULL, "Nagios plugin output and exit status (0 ok, 1 warning, 2 critical, 3 unknown)", FLAG_IN(nagios)},
+    {"prometheus", 0, 0, PROBE_O_PROMETHEUS, NULL, "Prometheus text exposition format", FLAG_IN(prometheus)},
     {"ipv4", '4', 0, PROBE_O_IPV4, NULL, "connect over IPv4 only", XU_CALL},
     {"ipv6", '6', 0, PROBE_O_IPV6, NULL, "connect over IPv6 only", XU_CALL},
     {"warn-days", 0, XU_OPT_ARG, PROBE_O_WARN_DAYS, "N", "warning when the certificate expires within N days (default 14; 0 off)", XU_CALL},
@@ -27,12 +27,12 @@ static const struct xu_option probe_options[] = {
     {"expect-mechanism", 0, XU_OPT_ARG | XU_OPT_REPEAT, PROBE_O_EXPECT_MECH, "MECH", "critical unless SASL mechanism MECH is offered after TLS", XU_CALL},
     {"forbid-mechanism", 0, XU_OPT_ARG | XU_OPT_REPEAT, PROBE_O_FORBID_MECH, "MECH", "critical if SASL mechanism MECH is offered (e.g. PLAIN)", XU_CALL},
     {"expect-feature", 0, XU_OPT_ARG | XU_OPT_REPEAT, PROBE_O_EXPECT_FEATURE, "NS", "critical unless a stream or disco feature NS is offered", XU_CALL},
-    {"no-login", 0, XU_OPT_NOCONFIG, PROBE_O_NO_LOGIN, NULL, "do not log in, even if an account is configured", PO(no_login)},
-    {"targets", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, PROBE_O_TARGETS, "FILE", "also probe the targets in FILE, one a line ('-' = stdin)", PS(targets_file)},
+    {"no-login", 0, XU_OPT_NOCONFIG, PROBE_O_NO_LOGIN, NULL, "do not log in, even if an account is configured", FLAG_IN(no_login)},
+    {"targets", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, PROBE_O_TARGETS, "FILE", "also probe the targets in FILE, one a line ('-' = stdin)", STRING_IN(targets_file)},
     {"parallel", 0, XU_OPT_ARG, PROBE_O_PARALLEL, "N", "probe at most N targets at a time (default 16)", XU_CALL},
-    {"all-targets", 0, XU_OPT_NOCONFIG, PROBE_O_ALL_TARGETS, NULL, "probe every SRV target of the domain on every address", PO(all_targets)},
-    {"output", 'o', XU_OPT_ARG | XU_OPT_NOCONFIG, PROBE_O_OUTPUT, "FILE", "write the report to FILE atomically, also when the probe fails", PS(output)},
-    {"serve", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, PROBE_O_SERVE, "[ADDR:]PORT", "run as a Prometheus exporter on ADDR:PORT (default address 127.0.0.1)", PS(serve)},
+    {"all-targets", 0, XU_OPT_NOCONFIG, PROBE_O_ALL_TARGETS, NULL, "probe every SRV target of the domain on every address", FLAG_IN(all_targets)},
+    {"output", 'o', XU_OPT_ARG | XU_OPT_NOCONFIG, PROBE_O_OUTPUT, "FILE", "write the report to FILE atomically, also when the probe fails", STRING_IN(output)},
+    {"serve", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, PROBE_O_SERVE, "[ADDR:]PORT", "run as a Prometheus exporter on ADDR:PORT (default address 127.0.0.1)", STRING_IN(serve)},
     {"allow-target", 0, XU_OPT_ARG | XU_OPT_REPEAT | XU_OPT_NOCONFIG, PROBE_O_ALLOW_TARGET, "PATTERN", "exporter: probe only targets matching PATTERN (shell glob)", XU_CALL},
     {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
