@@ -2,8 +2,9 @@
  * (cmd/xmpp-probe.c) has filled struct probe_opts and struct xu_opts. It
  * owns the targets of the run, the component secret and the password
  * (fetched once, before any timing), the trace, the TLS context and the
- * reports; the caller writes the reports and turns them into the exit
- * status with the functions below. A failed check is never exit 0.
+ * reports. A run: probe_prepare, probe_run, probe_report_run (writes the
+ * reports, gives the exit status), probe_run_free. A failed check is never
+ * exit 0.
  *
  * The files of lib/probe/:
  *   probe.c    the entry point: probe_prepare, probe_run, probe_one, the
