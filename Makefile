@@ -61,6 +61,7 @@ $(BUILD)/lib/%.o: lib/%.c $(LIB_HDR) | deps-check
 	$(CC) $(XCFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libxmpputils.a: $(LIB_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/cmd/%.o: cmd/%.c $(LIB_HDR) | deps-check

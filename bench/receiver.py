@@ -20,40 +20,27 @@ what limits a line-mode run. Run with /usr/bin/python3 (Debian's
 python3-slixmpp); the password comes from the environment variable named by
 --password-env, never argv.
 """
-import argparse
 import json
-import logging
 import os
 import sys
 import time
-import xml.etree.ElementTree as ET
 
-from slixmpp import ClientXMPP
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "bin"))
+import xuclient  # noqa: E402 - the suite's client base (tests/bin/xuclient.py)
+from slixmpp import ClientXMPP  # noqa: E402
 
 MESSAGE = "{jabber:client}message"
 BODY = "{jabber:client}body"
 
 
-class Receiver(ClientXMPP):
+class Receiver(xuclient.Client):
     def __init__(self, args, password):
-        ClientXMPP.__init__(self, args.jid, password)
-        self.args = args
-        self.ca_certs = args.ca
-        self.default_domain = self.boundjid.domain
+        xuclient.Client.__init__(self, args, password)
         self.online = False
         self.arrived = 0
         self.now = 0
         self.pending = []
         self.out = open(args.out, "a", buffering=1 << 20, encoding="utf-8")
-        self.add_event_handler("session_start", self.on_session_start)
-        self.add_event_handler("failed_auth", self.on_failure)
-        self.add_event_handler("connection_failed", self.on_failure)
-        self.add_event_handler("disconnected", self.on_disconnected)
-
-    async def get_dns_records(self, domain, port=None):
-        # Always the address given: never a DNS answer for the XMPP domain
-        # (bench/run serves one for xmppc, with another port).
-        return [(domain, self.args.host, self.args.port)]
 
     def data_received(self, data):
         # One timestamp per chunk: everything in it arrived together.
@@ -82,42 +69,27 @@ class Receiver(ClientXMPP):
         print("receiver: disconnected: %s" % (event,), file=sys.stderr, flush=True)
         os._exit(3)
 
-    async def on_session_start(self, _event):
+    def on_timeout(self):
+        os._exit(1)
+
+    async def start(self):
         self.send_presence()
-        iq = self.Iq()
-        iq["type"] = "get"
-        iq["to"] = self.boundjid.domain
-        iq.append(ET.Element("{urn:xmpp:ping}ping"))
-        await iq.send(timeout=10)
+        await self.roundtrip()
         self.online = True
         port = self.transport.get_extra_info("sockname")[1]
-        tmp = self.args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("READY %d\n" % port)
-        os.rename(tmp, self.args.ready_file)
-        print("receiver: READY (local port %d)" % port, file=sys.stderr, flush=True)
+        self.say_ready(self.args.ready_file, "READY %d\n" % port, "receiver: READY (local port %d)" % port)
+        return False
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--jid", required=True)
-    p.add_argument("--password-env", default="XU_RECEIVER_PASSWORD")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--ca", required=True, help="CA file to trust")
+    p = xuclient.parser(__doc__)
+    xuclient.login_args(p, "XU_RECEIVER_PASSWORD", 7200, need=("port", "ca"))
     p.add_argument("--out", required=True, help="arrival log (appended)")
     p.add_argument("--ready-file", required=True)
-    p.add_argument("--timeout", type=float, default=7200, help="exit after S seconds")
-    args = p.parse_args()
-    password = os.environ.get(args.password_env)
-    if password is None:
-        p.error("environment variable %s is not set" % args.password_env)
-    logging.basicConfig(level=logging.CRITICAL)
-    xmpp = Receiver(args, password)
-    xmpp.connect(address=(args.host, args.port))
-    xmpp.loop.call_later(args.timeout, lambda: os._exit(1))
-    xmpp.loop.run_forever()
+    args, password = xuclient.parse(p)
+    xuclient.quiet_logging()
+    return xuclient.run(Receiver(args, password))
 
 
 if __name__ == "__main__":
-    main()
+    xuclient.main(main)

@@ -268,8 +268,13 @@ http() {
 	# the silent target's probe answered within the scrape timeout: the scrape itself is up
 	http "http://127.0.0.1:$pport/api/v1/query?query=up"
 	[ "$(q "xmpp://127.0.0.1:$silent/$XU_DOMAIN")" = 1 ] || fail "the silent target's scrape failed (timeout not honoured): $HTTP_BODY"
-	# the exporter's own metrics, scraped too
-	http "http://127.0.0.1:$pport/api/v1/query?query=xmpp_probe_exporter_probes_total"
+	# the exporter's own metrics, scraped too (another job: its first
+	# scrape may come a little after the probes' under load)
+	for i in $(seq 1 20); do
+		http "http://127.0.0.1:$pport/api/v1/query?query=xmpp_probe_exporter_probes_total"
+		[ "$(jq -r '.data.result[0].metric.module' <<<"$HTTP_BODY")" = default ] && break
+		sleep 0.5
+	done
 	[ "$(jq -r '.data.result[0].metric.module' <<<"$HTTP_BODY")" = default ] || fail "no probes_total: $HTTP_BODY"
 }
 

@@ -1,3 +1,9 @@
+/* The common options' table and the one interpreter of every tool's table:
+ * getopt_long built from it, config-file keys checked and applied through
+ * it, --help printed from it, typed values stored, and the parsers of
+ * numbers, durations and booleans. One file on purpose (~650 lines): the
+ * command line, the config file and --help must read the same table through
+ * the same apply functions, and a new common option is one line here. */
 #include "base/opts.h"
 #include "xmpp/sasl.h"
 

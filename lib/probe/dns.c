@@ -1,3 +1,6 @@
+/* The DNS stage of a probe (probe_find_targets, run.h): where to connect
+ * (the command line's host, the SRV targets, or the domain on the default
+ * port), each target recorded in the report; and the SRV lookups it makes. */
 #include "probe/dns.h"
 
 #include <arpa/nameser.h>
@@ -8,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/trace.h"
+#include "probe/run.h"
 #include "xmpp/session.h"
 
 int probe_srv_lookup(const char *service, const char *domain, int direct_tls, double deadline,
@@ -92,4 +97,97 @@ void probe_targets_sort(struct probe_target *t, int n)
             t[j] = t[j - 1];
         t[j] = tmp;
     }
+}
+
+/* ---- the DNS stage ---- */
+
+static unsigned default_port(enum probe_mode m, int direct)
+{
+    switch (m) {
+    case PROBE_S2S: return direct ? 5270 : 5269;
+    case PROBE_COMPONENT: return 5347;
+    case PROBE_CM: return 5262;
+    default: return direct ? 5223 : 5222;
+    }
+}
+
+static void add_target(json_t *arr, const struct probe_target *t, int tls_off)
+{
+    json_t *j = json_object();
+
+    json_object_set_new(j, "host", probe_jstr(t->host));
+    json_object_set_new(j, "port", json_integer(t->port));
+    json_object_set_new(j, "source", json_string(t->source));
+    json_object_set_new(j, "tls", json_string(t->direct_tls ? "direct" : tls_off ? "none" : "starttls"));
+
+    if (strcmp(t->source, "srv") == 0) {
+        json_object_set_new(j, "priority", json_integer(t->priority));
+        json_object_set_new(j, "weight", json_integer(t->weight));
+    }
+    json_object_set_new(j, "address", json_null());
+    json_object_set_new(j, "ok", json_null());
+    json_object_set_new(j, "error", json_null());
+    json_object_set_new(j, "ms", json_null());
+    json_array_append_new(arr, j);
+}
+
+int probe_find_targets(const struct probe_cfg *cfg, struct probe_report *r,
+                       struct probe_target *t, int max)
+{
+    const struct xu_opts *o = cfg->opts;
+    json_t *arr = json_object_get(r->root, "targets");
+    int direct = o->tls == XU_TLS_DIRECT, tls_off = o->tls == XU_TLS_OFF;
+    int n = 0, i, dot, dots = 0, tried = 0, rc;
+    const char *svc[2][2] = {{"_xmpp-client._tcp", "_xmpps-client._tcp"},
+                             {"_xmpp-server._tcp", "_xmpps-server._tcp"}};
+    struct xu_error err = {0, ""};
+    double t0 = xu_now();
+
+    if (cfg->mode == PROBE_COMPONENT || cfg->mode == PROBE_CM || o->host || o->port) {
+        memset(&t[0], 0, sizeof t[0]);
+        snprintf(t[0].host, sizeof t[0].host, "%s",
+                 o->host ? o->host : cfg->host ? cfg->host : cfg->domain);
+        t[0].port = o->port ? o->port : default_port(cfg->mode, direct);
+        t[0].direct_tls = direct && cfg->mode != PROBE_COMPONENT;
+        t[0].source = "cli";
+        add_target(arr, &t[0], tls_off || cfg->mode == PROBE_COMPONENT);
+        return 1;
+    }
+    for (i = 0; i < 2; i++) {
+        /* [0] STARTTLS records, [1] direct TLS ones (XEP-0368) */
+        if ((i == 0 && direct) || (i == 1 && tls_off))
+            continue;
+        tried++;
+        xu_error_clear(&err);
+        rc = probe_srv_lookup(svc[cfg->mode == PROBE_S2S][i], cfg->domain, i, cfg->deadline, t, &n,
+                              max, &dot, &err);
+        xu_trace_info(cfg->trace, "SRV %s.%s: %s", svc[cfg->mode == PROBE_S2S][i], cfg->domain,
+                      rc ? err.msg : "looked up");
+        if (rc == XU_EX_UNAVAILABLE)
+            dots++;
+        else if (rc)
+            probe_finding(r, PROBE_WARNING, "dns", "%s", err.msg);
+    }
+    if (dots == tried) {
+        xu_error_replace(&err, XU_EX_UNAVAILABLE, "%s says that it offers no XMPP service here",
+                         cfg->domain);
+        probe_fail(r, "dns", probe_ms_since(t0), &err);
+        return 0;
+    }
+    probe_targets_sort(t, n);
+    if (n == 0) {
+        memset(&t[0], 0, sizeof t[0]);
+        snprintf(t[0].host, sizeof t[0].host, "%s", cfg->domain);
+        t[0].port = default_port(cfg->mode, direct);
+        t[0].direct_tls = direct;
+        t[0].source = "fallback";
+        n = 1;
+        probe_stage(r, "dns", 1, probe_ms_since(t0), "no SRV records: falling back to %s:%u",
+                    cfg->domain, t[0].port);
+    } else {
+        probe_stage(r, "dns", 1, probe_ms_since(t0), "%d SRV target%s", n, n == 1 ? "" : "s");
+    }
+    for (i = 0; i < n; i++)
+        add_target(arr, &t[i], tls_off);
+    return n;
 }

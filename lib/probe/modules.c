@@ -3,7 +3,7 @@
  * exporter's own, and parsed by the tool's option table into a struct
  * probe_opts and struct xu_opts of its own, with its own TLS context, when
  * the exporter starts and on SIGHUP; a worker process probes with them. */
-#include "probe/cli.h"
+#include "probe/probe.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -137,39 +137,64 @@ struct prom {
     int header_done;
 };
 
-/* The CLI name, or the exporter's. */
-static const char *prom_name(const struct prom *p, const char *cli)
-{
-    static const char *const map[][2] = {
-        {"xmpp_probe_success", "probe_success"},
-        {"xmpp_probe_status", "probe_xmpp_status"},
-        {"xmpp_probe_duration_seconds", "probe_xmpp_duration_seconds"},
-        {"xmpp_probe_phase_success", "probe_xmpp_phase_success"},
-        {"xmpp_probe_findings", "probe_xmpp_findings"},
-        {"xmpp_tls_version_info", "probe_tls_version_info"},
-        {"xmpp_cert_expiry_timestamp_seconds", "probe_ssl_earliest_cert_expiry"},
-        {"xmpp_cert_verified", "probe_xmpp_cert_verified"},
-        {"xmpp_starttls_required", "probe_xmpp_starttls_required"},
-        {"xmpp_sasl_mechanism_offered", "probe_xmpp_sasl_mechanism_offered"},
-        {"xmpp_sasl_login_info", "probe_xmpp_sasl_login_info"},
-        {"xmpp_sasl_server_signature_verified", "probe_xmpp_sasl_server_signature_verified"},
-        {"xmpp_sm_offered", "probe_xmpp_sm_offered"},
-        {"xmpp_ping_duration_seconds", "probe_xmpp_ping_duration_seconds"},
-    };
-    size_t i;
+/* The metric families, in output order. To add one (e.g. a report field the
+ * login adds): an entry in the enum and in families[] (its names and help),
+ * its samples from the report in emit() unless it is a 0/1 flag; then
+ * document it in xmpp-probe(1), METRICS and EXPORTER. */
+enum prom_family {
+    PF_SUCCESS, PF_STATUS, PF_TOTAL, PF_DURATION, PF_PHASE, PF_FINDINGS, PF_TLS, PF_EXPIRY,
+    PF_VERIFIED, PF_STARTTLS, PF_MECHS, PF_SASL_LOGIN, PF_SASL_SIGNATURE, PF_SM, PF_PING, PF_END
+};
 
-    if (!p->o || !p->o->exporter)
-        return cli;
-    for (i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(map[i][0], cli) == 0)
-            return map[i][1];
-    return cli;
-}
+/* Each family's name (the CLI's, the exporter's), its help, and for a 0/1
+ * gauge the report member it reads (no sample when the member is missing). */
+static const struct {
+    const char *name, *exporter, *help, *flag;
+} families[PF_END] = {
+    [PF_SUCCESS] = {"xmpp_probe_success", "probe_success",
+                    "1 if the probe passed (status ok or warning), else 0.", NULL},
+    [PF_STATUS] = {"xmpp_probe_status", "probe_xmpp_status",
+                   "Probe status: 0 ok, 1 warning, 2 critical, 3 unknown.", NULL},
+    [PF_TOTAL] = {"probe_duration_seconds", "probe_duration_seconds",
+                  "How long the whole probe took.", NULL},
+    [PF_DURATION] = {"xmpp_probe_duration_seconds", "probe_xmpp_duration_seconds",
+                     "Duration of each probe phase, and of the whole probe (phase=\"total\").", NULL},
+    [PF_PHASE] = {"xmpp_probe_phase_success", "probe_xmpp_phase_success",
+                  "1 if the probe phase succeeded, else 0.", NULL},
+    [PF_FINDINGS] = {"xmpp_probe_findings", "probe_xmpp_findings",
+                     "Number of findings of each severity.", NULL},
+    [PF_TLS] = {"xmpp_tls_version_info", "probe_tls_version_info",
+                "The negotiated TLS protocol version and cipher (always 1).", NULL},
+    [PF_EXPIRY] = {"xmpp_cert_expiry_timestamp_seconds", "probe_ssl_earliest_cert_expiry",
+                   "When the server certificate expires (Unix time, seconds).", NULL},
+    [PF_VERIFIED] = {"xmpp_cert_verified", "probe_xmpp_cert_verified",
+                     "1 if the server certificate verifies for the domain (or matches the pin), else 0.",
+                     "tls.verified"},
+    [PF_STARTTLS] = {"xmpp_starttls_required", "probe_xmpp_starttls_required",
+                     "1 if the server requires STARTTLS, else 0.", "starttls.required"},
+    [PF_MECHS] = {"xmpp_sasl_mechanism_offered", "probe_xmpp_sasl_mechanism_offered",
+                  "SASL mechanisms the server offers after TLS (1 for each offered).", NULL},
+    [PF_SASL_LOGIN] = {"xmpp_sasl_login_info", "probe_xmpp_sasl_login_info",
+                       "The SASL mechanism the login used and its channel binding (always 1).", NULL},
+    [PF_SASL_SIGNATURE] = {"xmpp_sasl_server_signature_verified",
+                           "probe_xmpp_sasl_server_signature_verified",
+                           "1 if the server proved it knows the password (SCRAM server signature), else 0.",
+                           "sasl.server_signature_verified"},
+    [PF_SM] = {"xmpp_sm_offered", "probe_xmpp_sm_offered",
+               "1 if the server offers XEP-0198 stream management, else 0.", "sm.offered"},
+    [PF_PING] = {"xmpp_ping_duration_seconds", "probe_xmpp_ping_duration_seconds",
+                 "Round trip of a XEP-0199 ping to the server.", NULL},
+};
 
-static void family(struct prom *p, const char *name, const char *help)
+static void family(struct prom *p, enum prom_family f)
 {
-    p->fam = prom_name(p, name);
-    p->help = help;
+    int exporter = p->o && p->o->exporter;
+
+    p->fam = exporter ? families[f].exporter : families[f].name;
+    /* the exporter's expiry is that of the chain's first certificate */
+    p->help = exporter && f == PF_EXPIRY
+                  ? "When the first certificate of the chain expires (Unix time, seconds)."
+                  : families[f].help;
     p->type = "gauge";
     p->header_done = 0;
 }
@@ -246,15 +271,6 @@ static double earliest_expiry(const json_t *root)
     return v;
 }
 
-/* The metric families, in output order. To add one (e.g. a report field the
- * login adds): an entry here, its name and help in start_family(), its
- * samples from the report in emit(), and its exporter name in prom_name();
- * then document it in xmpp-probe(1), METRICS and EXPORTER. */
-enum prom_family {
-    PF_SUCCESS, PF_STATUS, PF_TOTAL, PF_DURATION, PF_PHASE, PF_FINDINGS, PF_TLS, PF_EXPIRY,
-    PF_VERIFIED, PF_STARTTLS, PF_MECHS, PF_SASL_LOGIN, PF_SASL_SIGNATURE, PF_SM, PF_PING, PF_END
-};
-
 static void emit(struct prom *p, enum prom_family f, const struct probe_report *r)
 {
     const json_t *root = r->root, *st, *mechs, *m;
@@ -263,6 +279,11 @@ static void emit(struct prom *p, enum prom_family f, const struct probe_report *
     double v;
     int b, dup;
 
+    if (families[f].flag) {
+        if ((b = probe_get_bool(root, families[f].flag)) >= 0)
+            sample(p, b, NULL);
+        return;
+    }
     switch (f) {
     case PF_SUCCESS:
         sample(p, r->status <= PROBE_WARNING, NULL);
@@ -320,14 +341,6 @@ static void emit(struct prom *p, enum prom_family f, const struct probe_report *
         if (v >= 0)
             sample(p, v, NULL);
         break;
-    case PF_VERIFIED:
-        if ((b = probe_get_bool(root, "tls.verified")) >= 0)
-            sample(p, b, NULL);
-        break;
-    case PF_STARTTLS:
-        if ((b = probe_get_bool(root, "starttls.required")) >= 0)
-            sample(p, b, NULL);
-        break;
     case PF_MECHS:
         mechs = json_object_get(json_object_get(root, "sasl"), "mechanisms");
         extra[0] = "mechanism";
@@ -351,81 +364,11 @@ static void emit(struct prom *p, enum prom_family f, const struct probe_report *
                                                                : "none";
         sample(p, 1, extra);
         break;
-    case PF_SASL_SIGNATURE:
-        if ((b = probe_get_bool(root, "sasl.server_signature_verified")) >= 0)
-            sample(p, b, NULL);
-        break;
-    case PF_SM:
-        if ((b = probe_get_bool(root, "sm.offered")) >= 0)
-            sample(p, b, NULL);
-        break;
     case PF_PING:
         if ((v = probe_get_num(root, "ping.ms", -1)) >= 0)
             sample(p, v / 1000.0, NULL);
         break;
-    case PF_END:
-        break;
-    }
-}
-
-static void start_family(struct prom *p, enum prom_family f)
-{
-    switch (f) {
-    case PF_SUCCESS:
-        family(p, "xmpp_probe_success", "1 if the probe passed (status ok or warning), else 0.");
-        break;
-    case PF_STATUS:
-        family(p, "xmpp_probe_status", "Probe status: 0 ok, 1 warning, 2 critical, 3 unknown.");
-        break;
-    case PF_TOTAL:
-        family(p, "probe_duration_seconds", "How long the whole probe took.");
-        break;
-    case PF_DURATION:
-        family(p, "xmpp_probe_duration_seconds",
-               "Duration of each probe phase, and of the whole probe (phase=\"total\").");
-        break;
-    case PF_PHASE:
-        family(p, "xmpp_probe_phase_success", "1 if the probe phase succeeded, else 0.");
-        break;
-    case PF_FINDINGS:
-        family(p, "xmpp_probe_findings", "Number of findings of each severity.");
-        break;
-    case PF_TLS:
-        family(p, "xmpp_tls_version_info", "The negotiated TLS protocol version and cipher (always 1).");
-        break;
-    case PF_EXPIRY:
-        if (p->o && p->o->exporter)
-            family(p, "xmpp_cert_expiry_timestamp_seconds",
-                   "When the first certificate of the chain expires (Unix time, seconds).");
-        else
-            family(p, "xmpp_cert_expiry_timestamp_seconds",
-                   "When the server certificate expires (Unix time, seconds).");
-        break;
-    case PF_VERIFIED:
-        family(p, "xmpp_cert_verified",
-               "1 if the server certificate verifies for the domain (or matches the pin), else 0.");
-        break;
-    case PF_STARTTLS:
-        family(p, "xmpp_starttls_required", "1 if the server requires STARTTLS, else 0.");
-        break;
-    case PF_MECHS:
-        family(p, "xmpp_sasl_mechanism_offered",
-               "SASL mechanisms the server offers after TLS (1 for each offered).");
-        break;
-    case PF_SASL_LOGIN:
-        family(p, "xmpp_sasl_login_info", "The SASL mechanism the login used and its channel binding (always 1).");
-        break;
-    case PF_SASL_SIGNATURE:
-        family(p, "xmpp_sasl_server_signature_verified",
-               "1 if the server proved it knows the password (SCRAM server signature), else 0.");
-        break;
-    case PF_SM:
-        family(p, "xmpp_sm_offered", "1 if the server offers XEP-0198 stream management, else 0.");
-        break;
-    case PF_PING:
-        family(p, "xmpp_ping_duration_seconds", "Round trip of a XEP-0199 ping to the server.");
-        break;
-    case PF_END:
+    default: /* PF_END, and the flags above */
         break;
     }
 }
@@ -444,7 +387,7 @@ int probe_write_prometheus_many(const struct probe_report *const *r, size_t n,
         /* probe_duration_seconds: the exporter's (blackbox_exporter's) name */
         if (f == PF_TOTAL && !(o && o->exporter))
             continue;
-        start_family(&p, (enum prom_family)f);
+        family(&p, (enum prom_family)f);
         for (i = 0; i < n; i++) {
             p.domain = probe_get_str(r[i]->root, "domain");
             p.mode = probe_get_str(r[i]->root, "mode");

@@ -1,4 +1,4 @@
-/* The stages of xmpp-probe: targets, the stream inspected on a connection
+/* The stages of xmpp-probe: targets (dns.c), the stream inspected on a connection
  * of our own (TCP, stream header, features, STARTTLS or direct TLS, TLS
  * details, features after TLS), a XEP-0114 or connection-manager handshake,
  * and, with credentials, a libstrophe session (SASL, bind, ping, disco#info,

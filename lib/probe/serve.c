@@ -19,22 +19,13 @@
 #include <microhttpd.h>
 
 #include "base/msg.h"
+#include "probe/exporter_metrics.h"
 #include "probe/pool.h"
 #include "probe/report.h"
 #include "xmpp/session.h"
 
 #define MAX_QUEUED 1000       /* requests waiting or running; more get 503 */
-#define MAX_STATS 256         /* module names with their own counters */
 #define SCRAPE_MARGIN 0.5     /* seconds left to Prometheus after the probe */
-
-static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-#define NBUCKETS (sizeof buckets / sizeof buckets[0])
-
-struct stats {
-    char module[64];
-    unsigned long long runs, failed, bucket[NBUCKETS];
-    double sum;
-};
 
 enum req_state { RQ_NEW, RQ_QUEUED, RQ_RUNNING, RQ_DONE };
 
@@ -58,13 +49,9 @@ struct server {
     struct MHD_Daemon *d;
     struct probe_modules mods;
     unsigned long generation;
-    struct stats stats[MAX_STATS];
-    size_t nstats;
+    struct probe_exporter_metrics metrics;
     struct req *list;
     size_t nreq, running;
-    int reload_ok;
-    double reload_time;
-    unsigned long long http[6]; /* by first digit of the status */
     int stopping;
 };
 
@@ -98,20 +85,6 @@ static void on_signal(int sig)
     errno = e;
 }
 
-static struct stats *stats_for(struct server *s, const char *module)
-{
-    size_t i;
-
-    for (i = 0; i < s->nstats; i++)
-        if (strcmp(s->stats[i].module, module) == 0)
-            return &s->stats[i];
-    if (s->nstats == MAX_STATS)
-        return NULL;
-    memset(&s->stats[s->nstats], 0, sizeof s->stats[0]);
-    snprintf(s->stats[s->nstats].module, sizeof s->stats[0].module, "%s", module);
-    return &s->stats[s->nstats++];
-}
-
 static enum MHD_Result reply(struct server *s, struct MHD_Connection *c, unsigned code,
                              const char *type, const char *body, size_t len)
 {
@@ -124,8 +97,7 @@ static enum MHD_Result reply(struct server *s, struct MHD_Connection *c, unsigne
     MHD_add_response_header(r, "Content-Type", type);
     rc = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
-    if (code / 100 < 6)
-        s->http[code / 100]++;
+    probe_exporter_count_http(&s->metrics, code);
     return rc;
 }
 
@@ -145,61 +117,6 @@ static enum MHD_Result refuse(struct server *s, struct MHD_Connection *c, unsign
     xu_sanitize_terminal(clean, sizeof clean - 1, msg);
     strcat(clean, "\n");
     return reply(s, c, code, "text/plain; charset=utf-8", clean, strlen(clean));
-}
-
-static void metrics_text(struct server *s, FILE *fp)
-{
-    size_t i, b;
-    unsigned long long cum;
-
-    fprintf(fp, "# HELP xmpp_probe_exporter_build_info The exporter's version (always 1).\n"
-                "# TYPE xmpp_probe_exporter_build_info gauge\n"
-                "xmpp_probe_exporter_build_info{version=\"%s\"} 1\n", XU_VERSION);
-    fprintf(fp, "# HELP xmpp_probe_exporter_probes_total Probes run, by module.\n"
-                "# TYPE xmpp_probe_exporter_probes_total counter\n");
-    for (i = 0; i < s->nstats; i++)
-        fprintf(fp, "xmpp_probe_exporter_probes_total{module=\"%s\"} %llu\n", s->stats[i].module,
-                s->stats[i].runs);
-    fprintf(fp, "# HELP xmpp_probe_exporter_probes_failed_total Probes that failed (probe_success 0), by module.\n"
-                "# TYPE xmpp_probe_exporter_probes_failed_total counter\n");
-    for (i = 0; i < s->nstats; i++)
-        fprintf(fp, "xmpp_probe_exporter_probes_failed_total{module=\"%s\"} %llu\n",
-                s->stats[i].module, s->stats[i].failed);
-    fprintf(fp, "# HELP xmpp_probe_exporter_probe_duration_seconds How long probes took, by module.\n"
-                "# TYPE xmpp_probe_exporter_probe_duration_seconds histogram\n");
-    for (i = 0; i < s->nstats; i++) {
-        for (b = 0, cum = 0; b < NBUCKETS; b++) {
-            cum += s->stats[i].bucket[b];
-            fprintf(fp, "xmpp_probe_exporter_probe_duration_seconds_bucket{module=\"%s\",le=\"%g\"} %llu\n",
-                    s->stats[i].module, buckets[b], cum);
-        }
-        fprintf(fp, "xmpp_probe_exporter_probe_duration_seconds_bucket{module=\"%s\",le=\"+Inf\"} %llu\n",
-                s->stats[i].module, s->stats[i].runs);
-        fprintf(fp, "xmpp_probe_exporter_probe_duration_seconds_sum{module=\"%s\"} %.6f\n",
-                s->stats[i].module, s->stats[i].sum);
-        fprintf(fp, "xmpp_probe_exporter_probe_duration_seconds_count{module=\"%s\"} %llu\n",
-                s->stats[i].module, s->stats[i].runs);
-    }
-    fprintf(fp, "# HELP xmpp_probe_exporter_probes_in_flight Probes running now.\n"
-                "# TYPE xmpp_probe_exporter_probes_in_flight gauge\n"
-                "xmpp_probe_exporter_probes_in_flight %zu\n", s->running);
-    fprintf(fp, "# HELP xmpp_probe_exporter_probes_queued Probe requests waiting for a free slot (--parallel).\n"
-                "# TYPE xmpp_probe_exporter_probes_queued gauge\n"
-                "xmpp_probe_exporter_probes_queued %zu\n", s->nreq - s->running);
-    fprintf(fp, "# HELP xmpp_probe_exporter_http_responses_total HTTP responses, by class of status code.\n"
-                "# TYPE xmpp_probe_exporter_http_responses_total counter\n");
-    for (i = 2; i < 6; i++)
-        fprintf(fp, "xmpp_probe_exporter_http_responses_total{code=\"%zuxx\"} %llu\n", i, s->http[i]);
-    fprintf(fp, "# HELP xmpp_probe_exporter_config_last_reload_successful 1 if the last config load worked.\n"
-                "# TYPE xmpp_probe_exporter_config_last_reload_successful gauge\n"
-                "xmpp_probe_exporter_config_last_reload_successful %d\n", s->reload_ok);
-    fprintf(fp, "# HELP xmpp_probe_exporter_config_last_reload_success_timestamp_seconds When the config was last loaded.\n"
-                "# TYPE xmpp_probe_exporter_config_last_reload_success_timestamp_seconds gauge\n"
-                "xmpp_probe_exporter_config_last_reload_success_timestamp_seconds %.0f\n",
-            s->reload_time);
-    fprintf(fp, "# HELP xmpp_probe_exporter_modules Probe modules loaded.\n"
-                "# TYPE xmpp_probe_exporter_modules gauge\n"
-                "xmpp_probe_exporter_modules %zu\n", s->mods.n);
 }
 
 static const struct probe_module *find_module(struct server *s, const char *name, size_t *idx)
@@ -273,10 +190,9 @@ static void finish(struct server *s, struct req *rq)
     struct probe_report r;
     struct probe_prom_opts po = {1, 0};
     const struct probe_report *rp = &r;
-    struct stats *st;
     double secs = xu_now() - rq->t0;
     char *buf = NULL;
-    size_t len = 0, b;
+    size_t len = 0;
     FILE *fp;
 
     probe_report_from_job(&r, &rq->job, "", "", rq->timeout);
@@ -290,15 +206,7 @@ static void finish(struct server *s, struct req *rq)
     rq->body = buf;
     rq->blen = buf ? len : 0;
     rq->status = buf ? 200 : 500;
-    if ((st = stats_for(s, rq->mod.name)) != NULL) {
-        st->runs++;
-        st->failed += r.status > PROBE_WARNING;
-        st->sum += secs;
-        for (b = 0; b < NBUCKETS && secs > buckets[b]; b++)
-            ;
-        if (b < NBUCKETS)
-            st->bucket[b]++;
-    }
+    probe_exporter_count_probe(&s->metrics, rq->mod.name, secs, r.status > PROBE_WARNING);
     probe_report_free(&r);
     rq->state = RQ_DONE;
     MHD_resume_connection(rq->conn);
@@ -373,7 +281,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
         if (!fp)
             return MHD_NO;
-        metrics_text(s, fp);
+        probe_exporter_write_metrics(&s->metrics, s->running, s->nreq - s->running, s->mods.n,
+                                     fp);
         fclose(fp);
         rc = reply(s, c, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
         free(buf);
@@ -464,7 +373,7 @@ static int load(struct server *s, struct xu_error *err)
 
     if (rc) {
         free_modules(s, &m);
-        s->reload_ok = 0;
+        s->metrics.reload_ok = 0;
         return rc;
     }
     /* a request holds a copy of its module's description, not its config:
@@ -472,8 +381,8 @@ static int load(struct server *s, struct xu_error *err)
     free_modules(s, &s->mods);
     s->mods = m;
     s->generation++;
-    s->reload_ok = 1;
-    s->reload_time = (double)time(NULL);
+    s->metrics.reload_ok = 1;
+    s->metrics.reload_time = (double)time(NULL);
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /* xmpp-probe --serve: a Prometheus exporter (libmicrohttpd) answering
  * GET /probe?target=...&module=... with the metrics of one probe and
  * GET /metrics with its own. One thread: libmicrohttpd runs from this
- * process's poll loop, each probe runs in a worker process (probe_pool.h)
+ * process's poll loop, each probe runs in a worker process (probe/pool.h)
  * and its connection is suspended until the worker answers or is killed
  * at its deadline, so a silent target holds up nothing but its own
  * request. The modules (named probe configurations) come from the tool,

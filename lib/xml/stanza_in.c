@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "base/msg.h"
+#include "xml/xml_errors.h"
 
 /* libxml2 is loaded when the first reader is made, not at program start:
  * linked in, it (with ICU and libstdc++ behind it) costs every run ~2.7 MB
@@ -179,36 +180,40 @@ static void top_text(struct xu_reader *r, xmlParserCtxtPtr ctxt, const xmlChar *
     r->mark_col = col;
 }
 
-static void on_chars(void *ud, const xmlChar *ch, int len)
+/* Text or CDATA that libxml2 read: checked when it lies between stanzas.
+ * Returns the reader, to pass it on to libxml2's own handler, or NULL once
+ * our own error has stopped the parser. */
+static struct xu_reader *text_seen(void *ud, const xmlChar *ch, int len, int cdata)
 {
     xmlParserCtxtPtr ctxt = ud;
     struct xu_reader *r = ctxt->_private;
 
     if (ctxt->nodeNr == 1)
-        top_text(r, ctxt, ch, len, 0);
-    if (!r->halted)
+        top_text(r, ctxt, cdata ? (const xmlChar *)"x" : ch, cdata ? 1 : len, cdata);
+    return r->halted ? NULL : r;
+}
+
+static void on_chars(void *ud, const xmlChar *ch, int len)
+{
+    struct xu_reader *r = text_seen(ud, ch, len, 0);
+
+    if (r)
         r->orig_chars(ud, ch, len);
 }
 
 static void on_blanks(void *ud, const xmlChar *ch, int len)
 {
-    xmlParserCtxtPtr ctxt = ud;
-    struct xu_reader *r = ctxt->_private;
+    struct xu_reader *r = text_seen(ud, ch, len, 0);
 
-    if (ctxt->nodeNr == 1)
-        top_text(r, ctxt, ch, len, 0);
-    if (!r->halted)
+    if (r)
         r->orig_blanks(ud, ch, len);
 }
 
 static void on_cdata(void *ud, const xmlChar *ch, int len)
 {
-    xmlParserCtxtPtr ctxt = ud;
-    struct xu_reader *r = ctxt->_private;
+    struct xu_reader *r = text_seen(ud, ch, len, 1);
 
-    if (ctxt->nodeNr == 1)
-        top_text(r, ctxt, (const xmlChar *)"x", 1, 1);
-    if (!r->halted)
+    if (r)
         r->orig_cdata(ud, ch, len);
 }
 
@@ -279,109 +284,6 @@ void xu_reader_free(struct xu_reader *r)
     free(r);
 }
 
-/* What libxml2 found, in the suite's words (its own are about its API:
- * "use XML_PARSE_HUGE option", "indicate encoding !", "internal error"). */
-static void describe(const struct xu_reader *r, const xmlError *e, char *out, size_t len)
-{
-    const char *m = e && e->message ? e->message : "";
-    const char *s1 = e && e->str1 ? e->str1 : "?", *s2 = e && e->str2 ? e->str2 : "?";
-    const char *bytes;
-
-    switch (e ? e->code : -1) {
-    case XML_ERR_NAME_REQUIRED:
-        if (strstr(m, "EntityRef"))
-            snprintf(out, len, "a bare '&' (write &amp; for an ampersand)");
-        else if (strstr(m, "StartTag"))
-            snprintf(out, len, "'<' not followed by an element name (write &lt; for a "
-                     "less-than sign)");
-        else
-            snprintf(out, len, "a name was expected here");
-        return;
-    case XML_ERR_ENTITYREF_SEMICOL_MISSING:
-        snprintf(out, len, "an entity reference without its ';' (write &amp; for an ampersand)");
-        return;
-    case XML_ERR_UNDECLARED_ENTITY:
-    case XML_WAR_UNDECLARED_ENTITY:
-        snprintf(out, len, "unknown entity '&%s;' (XML has only &amp; &lt; &gt; &quot; &apos; "
-                 "and numeric references)", s1);
-        return;
-    case XML_ERR_INVALID_CHAR:
-    case XML_ERR_INVALID_ENCODING:
-        if (strstr(m, "UTF-8")) {
-            bytes = strstr(m, "Bytes: ");
-            snprintf(out, len, "the input is not UTF-8 (byte %.4s here); convert it first, e.g. "
-                     "iconv -f latin1 -t utf-8", bytes ? bytes + 7 : "?");
-        } else if (strstr(m, "CharRef")) {
-            snprintf(out, len, "a character reference to a character XML does not allow");
-        } else {
-            snprintf(out, len, "a character XML does not allow (a control character?)");
-        }
-        return;
-    case XML_ERR_TAG_NAME_MISMATCH:
-        if (strcmp(s1, "xu-stream") == 0)
-            snprintf(out, len, "an end tag </%s> with no element open", s2);
-        else
-            snprintf(out, len, "the end tag </%s> does not match the open element <%s>", s2, s1);
-        return;
-    case XML_ERR_TAG_NOT_FINISHED:
-        snprintf(out, len, "the element <%s> is not closed", s1);
-        return;
-    case XML_ERR_GT_REQUIRED:
-        snprintf(out, len, "a malformed start tag (attribute values must be quoted, contain "
-                 "no '<', and be separated by spaces)");
-        return;
-    case XML_ERR_LT_IN_ATTRIBUTE:
-        snprintf(out, len, "'<' in an attribute value (write &lt;)");
-        return;
-    case XML_ERR_ATTRIBUTE_NOT_STARTED:
-    case XML_ERR_ATTRIBUTE_WITHOUT_VALUE:
-    case XML_ERR_STRING_NOT_STARTED:
-    case XML_ERR_STRING_NOT_CLOSED:
-        snprintf(out, len, "an attribute without a quoted value");
-        return;
-    case XML_ERR_ATTRIBUTE_REDEFINED:
-        snprintf(out, len, "the attribute '%s' is given twice", s1);
-        return;
-    case XML_ERR_COMMENT_NOT_FINISHED:
-        snprintf(out, len, "a comment that is not closed with '-->'");
-        return;
-    case XML_ERR_MISPLACED_CDATA_END:
-        snprintf(out, len, "']]>' in text (write ]]&gt;)");
-        return;
-    case XML_ERR_RESERVED_XML_NAME:
-        snprintf(out, len, "an XML declaration (<?xml ...?>) is allowed only at the very start "
-                 "of the input");
-        return;
-    case XML_ERR_DOCUMENT_END:
-        snprintf(out, len, r->eof ? "input ended inside a CDATA section or comment"
-                                  : "an end tag with no element open");
-        return;
-    case XML_NS_ERR_UNDEFINED_NAMESPACE:
-        snprintf(out, len, "an undeclared namespace prefix (declare it with xmlns:PREFIX)");
-        return;
-    case XML_NS_ERR_XML_NAMESPACE:
-    case XML_NS_ERR_QNAME:
-    case XML_NS_ERR_ATTRIBUTE_REDEFINED:
-    case XML_NS_ERR_EMPTY:
-    case XML_NS_ERR_COLON:
-        snprintf(out, len, "a namespace declaration or prefixed name that is not allowed");
-        return;
-    default:
-        break;
-    }
-    if (strstr(m, "Excessive depth"))
-        snprintf(out, len, "elements nested more than 256 deep");
-    else if (strstr(m, "element content") || strstr(m, "DOCTYPE"))
-        snprintf(out, len, "a DOCTYPE or other '<!' declaration (DTDs are not accepted; only "
-                 "comments and CDATA sections start with '<!')");
-    else if (strstr(m, "xu-stream"))
-        snprintf(out, len, "%s", r->eof ? "input ended inside a stanza" : "an end tag with no "
-                 "element open");
-    else
-        snprintf(out, len, "not well-formed XML (parser error %d)", e ? e->code : 0);
-    (void)s2;
-}
-
 static int parse_error(struct xu_reader *r, struct xu_error *err)
 {
     const xmlError *e = xmlCtxtGetLastError(r->parser);
@@ -391,7 +293,7 @@ static int parse_error(struct xu_reader *r, struct xu_error *err)
     r->failed = 1;
     if (r->halted)
         return xu_error_set(err, XU_EX_DATAERR, "malformed XML at %s", r->own_err);
-    describe(r, e, msg, sizeof msg);
+    xu_xml_error_describe(e, r->eof, msg, sizeof msg);
     if (e && e->code == XML_ERR_NAME_REQUIRED && e->message && strstr(e->message, "EntityRef") &&
         col > 1)
         col--; /* libxml2 points after the '&' */

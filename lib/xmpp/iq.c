@@ -7,6 +7,7 @@
 
 #include "base/jid.h"
 #include "base/msg.h"
+#include "xml/stanza_out.h"
 
 /* Same JID: node and domain without regard to case, resource exactly. */
 static int jid_equal(const char *a, const char *b)
@@ -138,6 +139,24 @@ void xu_iq_pending_describe(const struct xu_iq_pending *p, char *buf, size_t len
 }
 
 /* ---- one request ---- */
+
+xmpp_stanza_t *xu_iq_new_child(struct xu_session *s, const char *type, const char *name,
+                               const char *ns, xmpp_stanza_t **child)
+{
+    char *id = xu_session_new_id(s);
+    xmpp_stanza_t *iq = id ? xmpp_iq_new(s->ctx, type, id) : NULL, *el;
+
+    free(id);
+    el = iq ? xu_stanza_add_el(iq, name, ns) : NULL;
+    if (!el) {
+        if (iq)
+            xmpp_stanza_release(iq);
+        return NULL;
+    }
+    if (child)
+        *child = el;
+    return iq;
+}
 
 struct request {
     const char *to;

@@ -39,6 +39,12 @@ size_t xu_iq_pending_count(const struct xu_iq_pending *p);
 /* "id 'a' to b, id 'c'…" for messages, sanitised, at most len bytes. */
 void xu_iq_pending_describe(const struct xu_iq_pending *p, char *buf, size_t len);
 
+/* A new <iq type=TYPE> with a fresh id (xmpp_stanza_get_id), holding one
+ * empty <NAME xmlns=NS/>, also returned in *child if not NULL (owned by the
+ * iq). NULL when out of memory. Caller releases. */
+xmpp_stanza_t *xu_iq_new_child(struct xu_session *s, const char *type, const char *name,
+                               const char *ns, xmpp_stanza_t **child);
+
 /* Send the iq request (type get or set, with an id) and wait for its
  * answer until the absolute xu_now() time `until`. On success *reply is the
  * answer (result or error; caller releases). Errors: XU_EX_TEMPFAIL when no

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/jid.h"
+#include "xmpp/iq.h"
 #include "xmpp/responder.h"
 
 static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
@@ -36,30 +37,22 @@ double xu_keepalive_due(const struct xu_keepalive *k)
 
 static void send_ping(struct xu_keepalive *k, struct xu_session *s)
 {
-    xmpp_stanza_t *iq, *ping;
-    char *id, domain[1024];
+    xmpp_stanza_t *iq;
+    char domain[1024];
 
     if (s->is_component || !s->bound_jid || !xu_jid_domain(s->bound_jid, domain, sizeof domain)) {
         xmpp_send_raw(s->conn, " ", 1);
         k->last_rx = xu_now(); /* nothing to wait for */
         return;
     }
-    id = xu_session_new_id(s);
-    iq = id ? xmpp_iq_new(s->ctx, "get", id) : NULL;
-    ping = iq ? xmpp_stanza_new(s->ctx) : NULL;
-    if (ping) {
-        xmpp_stanza_set_name(ping, "ping");
-        xmpp_stanza_set_ns(ping, XU_NS_PING);
-        xmpp_stanza_add_child(iq, ping);
-        xmpp_stanza_release(ping);
+    iq = xu_iq_new_child(s, "get", "ping", XU_NS_PING, NULL);
+    if (iq) {
         xmpp_stanza_set_to(iq, domain);
         xu_session_send(s, iq);
         k->ping_sent = xu_now();
         k->pings++;
-    }
-    if (iq)
         xmpp_stanza_release(iq);
-    free(id);
+    }
 }
 
 int xu_keepalive_tick(struct xu_keepalive *k, struct xu_session *s, struct xu_error *err)

@@ -1,6 +1,10 @@
+/* The client login, one state machine over libstrophe's raw mode (see
+ * negotiate.h): each handler below is one step, and every step reads and
+ * writes the one struct xu_negotiation. What it keeps between runs is
+ * negotiate_cache.c. */
 #include "xmpp/negotiate.h"
+#include "xmpp/negotiate_int.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +12,6 @@
 #include <sys/socket.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "base/jid.h"
 #include "base/msg.h"
@@ -18,25 +21,8 @@
 #include "xmpp/state.h"
 #include "xmpp/tlsinfo.h"
 #include "base/trace.h"
-
-struct xu_negotiation {
-    char *password;          /* wiped when freed */
-    char domain[1024];
-    char node[1024];
-    int secured;             /* TLS is up */
-    int authenticated;       /* SASL succeeded (and the server proved itself) */
-    int offers_plus;         /* the server offered a -PLUS mechanism */
-    int need_session;        /* legacy session establishment is required */
-    struct xu_sasl sasl;
-    char bare[1024];         /* the account, for the state files */
-    char remembered[32];     /* the strongest mechanism that succeeded before */
-    char salt[256], iter[16];
-    char salted[256];        /* hex; wiped */
-    int cache_hit;
-    xmpp_stanza_t *stream_error; /* the server's <stream:error/>, kept */
-    xmpp_stanza_t *post_auth;    /* the features after SASL, kept for a refused resumption */
-    xmpp_stream_error_t se;
-};
+#include "xml/stanza_out.h"
+#include "xmpp/iq.h"
 
 static const struct {
     const char *name;
@@ -236,102 +222,6 @@ static int downgraded(struct xu_session *s, const char *const *offered, size_t c
     return 1;
 }
 
-/* The salt and iteration count of a SCRAM server-first-message (base64),
- * to look the salted password up before GNU SASL derives it. */
-static void scram_salt_iter(const char *b64, char *salt, size_t saltlen, char *iter,
-                            size_t iterlen)
-{
-    size_t len = strlen(b64);
-    unsigned char *msg = malloc(len / 4 * 3 + 4);
-    char *field, *save = NULL;
-    int n;
-
-    salt[0] = iter[0] = '\0';
-    if (!msg)
-        return;
-    n = EVP_DecodeBlock(msg, (const unsigned char *)b64, (int)len);
-    if (n > 0) {
-        msg[n] = '\0';
-        for (field = strtok_r((char *)msg, ",", &save); field; field = strtok_r(NULL, ",", &save))
-            if (strncmp(field, "s=", 2) == 0)
-                snprintf(salt, saltlen, "%s", field + 2);
-            else if (strncmp(field, "i=", 2) == 0)
-                snprintf(iter, iterlen, "%s", field + 2);
-    }
-    free(msg);
-}
-
-static int cache_on(struct xu_session *s)
-{
-    return !s->opts->no_sasl_cache && s->neg->node[0] && strncmp(s->neg->sasl.mech, "SCRAM-", 6) == 0;
-}
-
-/* Before GNU SASL processes the server-first-message: a cached salted
- * password for this salt and iteration count spares PBKDF2. */
-static void cache_lookup(struct xu_session *s, const char *challenge)
-{
-    struct xu_negotiation *n = s->neg;
-    char salt[256], iter[16];
-
-    if (!cache_on(s) || n->sasl.steps != 0)
-        return;
-    scram_salt_iter(challenge, salt, sizeof salt, iter, sizeof iter);
-    if (xu_state_get_salted(n->bare, s->connect_target, n->sasl.mech, salt, iter, n->salted,
-                            sizeof n->salted)) {
-        xu_sasl_set_salted(&n->sasl, n->salted);
-        n->cache_hit = 1;
-        xu_trace_info(s->trace, "SCRAM salted password from the cache (%s): PBKDF2 skipped",
-                      xu_state_dir());
-    }
-}
-
-/* After that step: what GNU SASL used, to store once the server has
- * proved itself. */
-static void cache_note(struct xu_session *s)
-{
-    struct xu_negotiation *n = s->neg;
-    const char *salt = xu_sasl_scram_salt(&n->sasl), *iter = xu_sasl_scram_iter(&n->sasl);
-    const char *salted = xu_sasl_scram_salted(&n->sasl);
-
-    if (!cache_on(s) || n->sasl.steps != 1 || !salt || !iter || !salted)
-        return;
-    snprintf(n->salt, sizeof n->salt, "%s", salt);
-    snprintf(n->iter, sizeof n->iter, "%s", iter);
-    if (!n->cache_hit)
-        snprintf(n->salted, sizeof n->salted, "%s", salted);
-}
-
-/* The login failed: a cached entry must not be tried again. */
-static void cache_drop(struct xu_session *s)
-{
-    struct xu_negotiation *n = s->neg;
-
-    if (n->node[0] && n->sasl.mech[0] && strncmp(n->sasl.mech, "SCRAM-", 6) == 0)
-        xu_state_drop_salted(n->bare, s->connect_target, n->sasl.mech);
-}
-
-/* The server proved itself: remember the mechanism (the strongest so far)
- * and the salted password. */
-static void state_store(struct xu_session *s)
-{
-    struct xu_negotiation *n = s->neg;
-
-    if (!n->node[0])
-        return;
-    if (!n->remembered[0] || xu_sasl_rank(n->sasl.mech) > xu_sasl_rank(n->remembered) ||
-        s->opts->accept_mechanism_change)
-        if (strcmp(n->remembered, n->sasl.mech) != 0 &&
-            xu_state_put_mech(n->bare, s->connect_target, n->sasl.mech) < 0)
-            xu_warn("cannot write the login state in %s: %s", xu_state_dir() ? xu_state_dir() : "(no home)",
-                    strerror(errno));
-    if (cache_on(s) && !n->cache_hit && n->salt[0] && n->salted[0] &&
-        xu_state_put_salted(n->bare, s->connect_target, n->sasl.mech, n->salt, n->iter,
-                            n->salted) < 0)
-        xu_warn("cannot write the SCRAM cache in %s: %s", xu_state_dir() ? xu_state_dir() : "(no home)",
-                strerror(errno));
-    OPENSSL_cleanse(n->salted, sizeof n->salted);
-}
-
 /* XEP-0440: whether the server advertises channel-binding type (in
  * <sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'/>). */
 static int cb_advertised(xmpp_stanza_t *features, const char *type)
@@ -415,7 +305,7 @@ static void sasl_succeeded(struct xu_session *s, const char *payload)
         xu_secret_free(out);
     }
     if (rc != 0 || !n->sasl.complete) {
-        cache_drop(s);
+        xu_negotiate_cache_drop(s);
         /* RFC 5802 5.1: a client MUST verify the server signature; a
          * server that cannot is not the one holding our credentials */
         fail(s, XU_EX_NOPERM,
@@ -426,7 +316,7 @@ static void sasl_succeeded(struct xu_session *s, const char *payload)
     }
     s->server_verified = strncmp(n->sasl.mech, "SCRAM-", 6) == 0;
     n->authenticated = 1;
-    state_store(s);
+    xu_negotiate_cache_store(s);
     set_phase(s, XU_PHASE_BIND);
     xu_trace_info(s->trace, "SASL %s succeeded%s", n->sasl.mech,
                   s->server_verified ? "; the server's signature verified" : "");
@@ -452,10 +342,10 @@ static int on_sasl(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     text = xmpp_stanza_get_text(st);
     if (strcmp(name, "challenge") == 0) {
         if (n->sasl.sess)
-            cache_lookup(s, text ? text : "");
+            xu_negotiate_cache_lookup(s, text ? text : "");
         rc = n->sasl.sess ? xu_sasl_step(&n->sasl, text ? text : "", &out, why, sizeof why) : -1;
         if (rc >= 0)
-            cache_note(s);
+            xu_negotiate_cache_note(s);
         if (rc < 0)
             fail(s, XU_EX_PROTOCOL, "authentication of %s failed: the server's challenge was "
                  "not acceptable (%s)", s->opts->jid, n->sasl.sess ? why : "unexpected");
@@ -465,7 +355,7 @@ static int on_sasl(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     } else if (strcmp(name, "success") == 0) {
         sasl_succeeded(s, text);
     } else if (strcmp(name, "failure") == 0) {
-        cache_drop(s);
+        xu_negotiate_cache_drop(s);
         cond = condition(st, XMPP_NS_SASL);
         snprintf(s->sasl_condition, sizeof s->sasl_condition, "%s", cond ? cond : "failure");
         set_phase(s, XU_PHASE_AUTH);
@@ -483,36 +373,17 @@ static int on_sasl(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 static void send_iq_set(struct xu_session *s, const char *ns, const char *name, const char *res,
                         xmpp_handler handler)
 {
-    xmpp_stanza_t *iq, *el, *r, *t;
-    char *id = xu_session_new_id(s);
+    xmpp_stanza_t *el, *iq = xu_iq_new_child(s, "set", name, ns, &el);
 
-    iq = id ? xmpp_iq_new(s->ctx, "set", id) : NULL;
-    el = iq ? xmpp_stanza_new(s->ctx) : NULL;
-    if (!el) {
-        if (iq)
-            xmpp_stanza_release(iq);
-        free(id);
+    if (!iq) {
         fail(s, XU_EX_OSERR, "out of memory");
         return;
     }
-    xmpp_stanza_set_name(el, name);
-    xmpp_stanza_set_ns(el, ns);
-    if (res && *res) {
-        r = xmpp_stanza_new(s->ctx);
-        t = xmpp_stanza_new(s->ctx);
-        xmpp_stanza_set_name(r, "resource");
-        xmpp_stanza_set_text(t, res);
-        xmpp_stanza_add_child(r, t);
-        xmpp_stanza_add_child(el, r);
-        xmpp_stanza_release(t);
-        xmpp_stanza_release(r);
-    }
-    xmpp_stanza_add_child(iq, el);
-    xmpp_stanza_release(el);
-    xmpp_id_handler_add(s->conn, handler, id, s);
+    if (res && *res)
+        xu_stanza_add_text_el(el, "resource", res);
+    xmpp_id_handler_add(s->conn, handler, xmpp_stanza_get_id(iq), s);
     xmpp_send(s->conn, iq);
     xmpp_stanza_release(iq);
-    free(id);
 }
 
 static void ready(struct xu_session *s)
@@ -686,7 +557,7 @@ xmpp_stream_error_t *xu_negotiate_stream_error(struct xu_session *s)
     return &n->se;
 }
 
-/* ---- public (to session.c) ---- */
+/* ---- public (to the session: session.c, session_connect.c) ---- */
 
 int xu_negotiate_prepare(struct xu_session *s, struct xu_error *err)
 {

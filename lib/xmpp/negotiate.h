@@ -25,7 +25,7 @@ void xu_negotiate_free(struct xu_session *s);
  * may flow. */
 void xu_session_became_ready(struct xu_session *s, const char *jid);
 
-/* Provided by session.c: the pin check after a TLS handshake (0: passed). */
+/* Provided by session_tls.c: the pin check after a TLS handshake (0: passed). */
 int xu_session_check_pin(struct xu_session *s);
 
 #endif

@@ -34,7 +34,15 @@ static xmpp_stanza_t *result_for(xmpp_stanza_t *req)
     return iq;
 }
 
+/* A result to req holding an empty <query xmlns=ns/>, in *q (NULL when out
+ * of memory, as is the result itself then). */
+static xmpp_stanza_t *result_query(xmpp_stanza_t *req, const char *ns, xmpp_stanza_t **q)
+{
+    xmpp_stanza_t *iq = result_for(req);
 
+    *q = iq ? xu_stanza_add_el(iq, "query", ns) : NULL;
+    return iq;
+}
 
 static void add_feature(xmpp_stanza_t *query, const char *var)
 {
@@ -47,12 +55,9 @@ static void add_feature(xmpp_stanza_t *query, const char *var)
 static xmpp_stanza_t *disco_info(const struct xu_responder *r, xmpp_stanza_t *req)
 {
     static const char *const own[] = {XU_NS_DISCO_INFO, XU_NS_PING, XU_NS_VERSION, NULL};
-    xmpp_stanza_t *iq = result_for(req), *q, *id;
+    xmpp_stanza_t *q, *id, *iq = result_query(req, XU_NS_DISCO_INFO, &q);
     size_t i;
 
-    if (!iq)
-        return NULL;
-    q = xu_stanza_add_el(iq, "query", XU_NS_DISCO_INFO);
     if (!q)
         return iq;
     id = xu_stanza_add_el(q, "identity", NULL);
@@ -71,11 +76,8 @@ static xmpp_stanza_t *disco_info(const struct xu_responder *r, xmpp_stanza_t *re
 
 static xmpp_stanza_t *version(const struct xu_responder *r, xmpp_stanza_t *req)
 {
-    xmpp_stanza_t *iq = result_for(req), *q;
+    xmpp_stanza_t *q, *iq = result_query(req, XU_NS_VERSION, &q);
 
-    if (!iq)
-        return NULL;
-    q = xu_stanza_add_el(iq, "query", XU_NS_VERSION);
     if (q) {
         xu_stanza_add_text_el(q, "name", r->name ? r->name : "xmpputils");
         xu_stanza_add_text_el(q, "version", r->version ? r->version : "unknown");

@@ -1,7 +1,12 @@
 /* One XMPP session: connect → TLS → SASL → bind (or a XEP-0114 component
  * handshake), driven by libstrophe, with the phase tracked so that a failure
  * gets the right exit code, a deadline on every run, and the TLS policy
- * (required, verified, pinned) applied. */
+ * (required, verified, pinned) applied.
+ * A session owns its libstrophe context and connection, the login's state,
+ * its transcript (unless shared) and the strings in it; xu_session_free
+ * releases them all. One session is live per process at a time (libstrophe's
+ * TLS callbacks carry no user data); it owns SIGALRM (the deadline) and
+ * ignores SIGPIPE. Built from session.c and session_*.c (map: session_int.h). */
 #ifndef XU_SESSION_H
 #define XU_SESSION_H
 

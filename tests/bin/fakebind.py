@@ -20,8 +20,9 @@ session on a conflict, and marks the session optional), hence this peer.
 import os
 import re
 import select
-import socket
 import sys
+
+from netutil import announce_port, bound_socket, readable_while_parent
 
 STREAM_NS = "http://etherx.jabber.org/streams"
 ERROR_TYPE = {"conflict": "cancel", "not-allowed": "cancel", "bad-request": "modify"}
@@ -111,21 +112,10 @@ def main(argv):
         return 64
     condition = argv[1]
     port_file = argv[argv.index("--port-file") + 1] if "--port-file" in argv else None
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(4)
-    port = s.getsockname()[1]
-    print(port, flush=True)
-    if port_file:
-        with open(port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.rename(port_file + ".tmp", port_file)
+    s = bound_socket(4, reuse=True)
+    announce_port(s.getsockname()[1], port_file)
     parent = os.getppid()
-    while os.getppid() == parent:
-        r, _, _ = select.select([s], [], [], 0.5)
-        if not r:
-            continue
+    for _ in readable_while_parent(s):
         c, _ = s.accept()
         try:
             serve(Peer(c, parent), condition)

@@ -24,85 +24,24 @@ log in (or the connection was lost).
       Page through the account's archive (or ROOM's) with XEP-0313 and print
       the body of every archived message that starts with P, in archive order.
 """
-import argparse
 import asyncio
-import os
 import sys
 import xml.etree.ElementTree as ET
 
-from slixmpp import ClientXMPP
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import StanzaPath
+import xuclient
 
-NS_MUC = "http://jabber.org/protocol/muc"
-NS_MUC_USER = NS_MUC + "#user"
-NS_MUC_OWNER = NS_MUC + "#owner"
 NS_MAM = "urn:xmpp:mam:2"
 NS_RSM = "http://jabber.org/protocol/rsm"
 NS_FWD = "urn:xmpp:forward:0"
 
 
-class Peer(ClientXMPP):
+class Peer(xuclient.Client):
+    ping_timeout = 60
+    setup_exit = 1  # a subcommand that fails: the expected thing did not happen
+
     def __init__(self, args, password):
-        ClientXMPP.__init__(self, args.jid, password)
-        self.args = args
-        self.exit_code = None
-        if args.ca:
-            self.ca_certs = args.ca
-        self.joined = None
+        xuclient.Client.__init__(self, args, password)
         self.results = {}
-        self.register_handler(Callback("mam presence", StanzaPath("presence"), self.on_presence))
-        self.register_handler(Callback("mam message", StanzaPath("message"), self.on_message))
-        self.add_event_handler("session_start", self.on_session_start)
-        self.add_event_handler("failed_auth", lambda e: self.finish(2, "auth failed"))
-        self.add_event_handler("connection_failed", lambda e: self.finish(2, "connection failed: %s" % e))
-        self.add_event_handler("disconnected", self.on_disconnected)
-
-    def finish(self, code, why=None):
-        if self.exit_code is not None:
-            return
-        self.exit_code = code
-        if why:
-            print("mam-peer: %s" % why, file=sys.stderr, flush=True)
-        try:
-            self.disconnect(wait=0.5)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-        self.loop.call_later(1.0, self.loop.stop)
-
-    def on_disconnected(self, _e):
-        if self.exit_code is None:
-            self.exit_code = 2
-            print("mam-peer: disconnected", file=sys.stderr, flush=True)
-        self.loop.call_soon(self.loop.stop)
-
-    async def roundtrip(self):
-        iq = self.Iq()
-        iq["type"] = "get"
-        iq["to"] = self.boundjid.domain
-        iq.append(ET.Element("{urn:xmpp:ping}ping"))
-        await iq.send(timeout=60)
-
-    async def on_session_start(self, _e):
-        try:
-            self.send_presence()
-            await self.roundtrip()
-            await getattr(self, "do_" + self.args.cmd)()
-        except Exception as e:  # noqa: BLE001 - any failure ends a test peer
-            self.finish(1, "%s failed: %r" % (self.args.cmd, e))
-            return
-        self.finish(0)
-
-    def on_presence(self, pres):
-        a = self.args
-        if not a.muc or pres["from"].bare != a.muc or self.joined is None or self.joined.done():
-            return
-        x = pres.xml.find("{%s}x" % NS_MUC_USER)
-        codes = [s.get("code") for s in x.findall("{%s}status" % NS_MUC_USER)] if x is not None else []
-        if pres["type"] == "error":
-            self.joined.set_exception(RuntimeError("cannot join: %s" % pres["error"]["condition"]))
-        elif "110" in codes:
-            self.joined.set_result("201" in codes)
 
     def on_message(self, msg):
         r = msg.xml.find("{%s}result" % NS_MAM)
@@ -113,36 +52,14 @@ class Peer(ClientXMPP):
         self.results[r.get("queryid")].append(body.text if body is not None else None)
 
     async def join(self):
-        a = self.args
-        self.joined = asyncio.get_running_loop().create_future()
-        p = self.Presence()
-        p["to"] = "%s/%s" % (a.muc, a.nick)
-        x = ET.Element("{%s}x" % NS_MUC)
-        ET.SubElement(x, "{%s}history" % NS_MUC, maxstanzas="0")
-        p.append(x)
-        p.send()
-        if await asyncio.wait_for(self.joined, 15):
-            iq = self.Iq()
-            iq["type"] = "set"
-            iq["to"] = a.muc
-            q = ET.Element("{%s}query" % NS_MUC_OWNER)
-            x = ET.SubElement(q, "{jabber:x:data}x", type="submit")
-            if a.cmd == "mkroom":
-                # archiving: the server's default (Prosody muc_log_all_rooms,
-                # ejabberd default_room_options mam)
-                for var, value in (("FORM_TYPE", NS_MUC + "#roomconfig"),
-                                   ("muc#roomconfig_persistentroom", "1")):
-                    f = ET.SubElement(x, "{jabber:x:data}field", var=var)
-                    ET.SubElement(f, "{jabber:x:data}value").text = value
-            iq.append(q)
-            await iq.send(timeout=10)
+        # mkroom: persistent (archiving is the server's default: Prosody
+        # muc_log_all_rooms, ejabberd default_room_options mam)
+        config = [("muc#roomconfig_persistentroom", "1")] if self.args.cmd == "mkroom" else ()
+        await self.join_room(self.args.muc, self.args.nick, 15, config=config, subject=False)
 
     async def do_mkroom(self):
         await self.join()
-        p = self.Presence()
-        p["to"] = "%s/%s" % (self.args.muc, self.args.nick)
-        p["type"] = "unavailable"
-        p.send()
+        self.leave_room(self.args.muc, self.args.nick)
         await self.roundtrip()
 
     async def do_flood(self):
@@ -163,9 +80,7 @@ class Peer(ClientXMPP):
             elif i % 200 == 0:
                 await asyncio.sleep(0)  # let slixmpp write
             if a.progress and (i - a.start) % 50 == 49:
-                with open(a.progress + ".tmp", "w") as f:
-                    f.write("%d\n" % i)
-                os.replace(a.progress + ".tmp", a.progress)
+                xuclient.write_atomic(a.progress, "%d\n" % i)
         await self.roundtrip()
         if a.progress:
             with open(a.progress, "w") as f:
@@ -211,14 +126,9 @@ class Peer(ClientXMPP):
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = xuclient.parser(__doc__)
     p.add_argument("cmd", choices=["flood", "dump", "mkroom", "prefs"])
-    p.add_argument("--jid", required=True)
-    p.add_argument("--password-env", default="XU_PEER_PASSWORD")
-    p.add_argument("--host", default=os.environ.get("XU_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("XU_C2S_PORT", "5222")))
-    p.add_argument("--ca", default=os.environ.get("XU_CA"))
-    p.add_argument("--timeout", type=float, default=60.0)
+    xuclient.login_args(p, "XU_PEER_PASSWORD", 60.0)
     p.add_argument("--to")
     p.add_argument("--muc")
     p.add_argument("--nick")
@@ -228,21 +138,11 @@ def main():
     p.add_argument("--pause", type=float, default=0.0)
     p.add_argument("--progress")
     p.add_argument("--default", default="always")
-    args = p.parse_args()
-    password = os.environ.get(args.password_env)
-    if password is None:
-        p.error("environment variable %s is not set" % args.password_env)
+    args, password = xuclient.parse(p)
     if args.nick is None:
         args.nick = "mampeer-" + args.jid.split("@", 1)[0]
-    x = Peer(args, password)
-    x.connect(address=(args.host, args.port))
-    x.loop.call_later(args.timeout, lambda: x.finish(1, "timeout after %gs" % args.timeout))
-    x.loop.run_forever()
-    return x.exit_code if x.exit_code is not None else 1
+    return xuclient.run(Peer(args, password))
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    xuclient.main(main)

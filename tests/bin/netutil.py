@@ -22,6 +22,11 @@
               refused (RST) for as long as this process lives.
       The port is printed on stdout (and written to FILE); the process then
       stays until killed, or until its parent process dies.
+
+Also imported by the suite's other scripted peers and clients (probe-peer.py,
+fakebind.py, xuclient.py): write_atomic (ready and port files),
+bound_socket/announce_port (a listener on a free loopback port) and
+readable_while_parent (a serving loop that ends with the test that started it).
 """
 import os
 import select
@@ -29,6 +34,42 @@ import socket
 import ssl
 import sys
 import time
+
+
+def write_atomic(path, text):
+    """Write TEXT to PATH all at once: a test polling for PATH sees all of it or nothing."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def bound_socket(backlog=None, kind=socket.SOCK_STREAM, address=("127.0.0.1", 0), reuse=False):
+    """A socket bound to ADDRESS (a free loopback port by default); listening when BACKLOG is given."""
+    s = socket.socket(socket.AF_INET, kind)
+    if reuse:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(address)
+    if backlog is not None:
+        s.listen(backlog)
+    return s
+
+
+def announce_port(port, port_file, echo=True):
+    """Say which port we got: on stdout (ECHO) and, atomically, in PORT_FILE."""
+    if echo:
+        print(port, flush=True)
+    if port_file:
+        write_atomic(port_file, "%d\n" % port)
+
+
+def readable_while_parent(sock, tick=0.5):
+    """Yield each time SOCK is readable, until the process that started us is gone."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        r, _, _ = select.select([sock], [], [], tick)
+        if r:
+            yield
 
 
 def free_ports(n):
@@ -121,19 +162,10 @@ def component_check(host, port, name, secret):
 
 
 def sink(mode, port_file):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    if mode == "silent":
-        s.listen(16)
-    elif mode != "closed":
+    if mode not in ("silent", "closed"):
         sys.exit("netutil.py sink: mode must be silent or closed")
-    print(port, flush=True)
-    if port_file:
-        tmp = port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, port_file)
+    s = bound_socket(16 if mode == "silent" else None)
+    announce_port(s.getsockname()[1], port_file)
     parent = os.getppid()
     held = []
     while True:

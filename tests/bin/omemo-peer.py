@@ -22,7 +22,6 @@ end); the record gets "file": {"sha256", "size"} of the plaintext and
 It exits 0 after --count messages with a body (decrypted or plain), 1 on
 --timeout, 2 when it cannot log in or publish.
 """
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -38,7 +37,8 @@ import omemo
 import oldmemo
 import oldmemo.oldmemo
 import oldmemo.etree
-from slixmpp import JID, ClientXMPP
+import xuclient
+from slixmpp import JID
 from slixmpp.xmlstream.handler import CoroutineCallback
 from slixmpp.xmlstream.matcher import StanzaPath
 
@@ -74,9 +74,7 @@ class JSONStorage(omemo.Storage):
                 self.data = json.load(f)
 
     def _save(self):
-        with open(self.path + ".tmp", "w") as f:
-            json.dump(self.data, f)
-        os.rename(self.path + ".tmp", self.path)
+        xuclient.write_atomic(self.path, json.dumps(self.data))
 
     async def _load(self, key):
         if key in self.data:
@@ -166,61 +164,33 @@ class Manager(omemo.SessionManager):
         msg.send()
 
 
-class Peer(ClientXMPP):
+class Peer(xuclient.Client):
     def __init__(self, args, password):
-        ClientXMPP.__init__(self, args.jid, password)
-        self.args = args
-        self.got = 0
-        self.exit_code = None
+        xuclient.Client.__init__(self, args, password)
         self.sm = None
         self.order = asyncio.Lock()  # one message at a time, in arrival order
-        if args.ca:
-            self.ca_certs = args.ca
-        self.default_domain = self.boundjid.domain
         for p in ("xep_0030", "xep_0004", "xep_0060", "xep_0199"):
             self.register_plugin(p)
-        self.register_handler(CoroutineCallback("omemo message", StanzaPath("message"), self.on_message))
-        self.add_event_handler("session_start", self.on_start)
-        self.add_event_handler("failed_auth", lambda e: self.finish(2, "cannot log in"))
-        self.add_event_handler("connection_failed", lambda e: self.finish(2, "cannot connect: %s" % e))
+        self.register_handler(CoroutineCallback("omemo message", StanzaPath("message"), self.on_omemo))
 
-    def finish(self, code, why=None):
-        if self.exit_code is not None:
-            return
-        self.exit_code = code
-        if why:
-            print("omemo-peer: %s" % why, file=sys.stderr, flush=True)
-        try:
-            self.disconnect(wait=0.5)
-        except Exception:
-            pass
-        self.loop.call_later(1.0, self.loop.stop)
+    def on_timeout(self):
+        self.finish(1, "timed out after %d message(s)" % self.received)
 
-    async def on_start(self, _event):
-        try:
-            self.send_presence()
-            # carbons (XEP-0280), as a phone client has them: our other devices' messages
-            iq = self.Iq()
-            iq["type"] = "set"
-            ET.SubElement(iq.xml, "{urn:xmpp:carbons:2}enable")
-            await iq.send(timeout=10)
-            self.sm = await Manager.create([oldmemo.Oldmemo(self.storage)], self.storage,
-                                           self.boundjid.bare, None, "blind")
-            own, _others = await self.sm.get_own_device_information()
-            for text in self.args.send or []:
-                await self.send_encrypted(self.args.to, text)
-            await self["xep_0199"].ping(self.boundjid.domain, timeout=10)
-        except Exception as e:  # noqa: BLE001 - fatal for a test peer
-            logging.exception("setup")
-            self.finish(2, "setup failed: %r" % (e,))
-            return
-        if self.args.ready_file:
-            with open(self.args.ready_file + ".tmp", "w") as f:
-                f.write("%d\n" % own.device_id)
-            os.rename(self.args.ready_file + ".tmp", self.args.ready_file)
-        print("READY %d" % own.device_id, file=sys.stderr, flush=True)
-        if self.args.count == 0:
-            self.finish(0)
+    async def start(self):
+        self.send_presence()
+        # carbons (XEP-0280), as a phone client has them: our other devices' messages
+        iq = self.Iq()
+        iq["type"] = "set"
+        ET.SubElement(iq.xml, "{urn:xmpp:carbons:2}enable")
+        await iq.send(timeout=10)
+        self.sm = await Manager.create([oldmemo.Oldmemo(self.storage)], self.storage,
+                                       self.boundjid.bare, None, "blind")
+        own, _others = await self.sm.get_own_device_information()
+        for text in self.args.send or []:
+            await self.send_encrypted(self.args.to, text)
+        await self.roundtrip()
+        self.say_ready(self.args.ready_file, "%d\n" % own.device_id, "READY %d" % own.device_id)
+        return self.args.count == 0
 
     async def send_encrypted(self, to, text):
         # a client learns device lists from PEP notifications; we ask
@@ -241,7 +211,7 @@ class Peer(ClientXMPP):
             ET.SubElement(msg.xml, "{urn:xmpp:hints}store")
             msg.send()
 
-    async def on_message(self, msg):
+    async def on_omemo(self, msg):
         async with self.order:
             await self.handle(msg)
 
@@ -287,47 +257,31 @@ class Peer(ClientXMPP):
                             rec["file_error"] = "%s: %s" % (type(e).__name__, e)
             except Exception as e:  # noqa: BLE001 - reported, not fatal
                 rec["error"] = "%s: %s" % (type(e).__name__, e)
-        sys.stdout.write(json.dumps(rec) + "\n")
-        sys.stdout.flush()
+        xuclient.emit(rec)
         if rec["body"] is not None or rec["error"]:
-            self.got += 1
-            if self.args.count and self.got >= self.args.count:
-                self.finish(0)
+            self.count_one()
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--jid", required=True)
-    ap.add_argument("--password-env", default="XU_RECEIVER_PASSWORD")
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=int(os.environ.get("XU_C2S_PORT", "5222")))
-    ap.add_argument("--ca", default=os.environ.get("XU_CA"))
+    ap = xuclient.parser(__doc__)
+    xuclient.login_args(ap, "XU_RECEIVER_PASSWORD", 30.0)
     ap.add_argument("--storage", required=True)
-    ap.add_argument("--ready-file")
-    ap.add_argument("--count", type=int, default=1)
-    ap.add_argument("--timeout", type=float, default=30)
+    xuclient.receive_args(ap, "exit 0 after N messages with a body (0: once ready)")
     ap.add_argument("--to")
     ap.add_argument("--send", action="append")
     ap.add_argument("--corrupt", action="store_true")
     ap.add_argument("--fetch-files", action="store_true")
     ap.add_argument("--offline", action="store_true")
     ap.add_argument("--resource", default="omemo-peer")
-    args = ap.parse_args()
+    args, password = xuclient.parse(ap)
     if args.send and not args.to:
         ap.error("--send needs --to")
     logging.basicConfig(level=logging.DEBUG if os.environ.get("XU_OMEMO_PEER_DEBUG") else logging.WARNING, stream=sys.stderr)
-    password = os.environ.get(args.password_env)
-    if not password:
-        print("omemo-peer: %s is not set" % args.password_env, file=sys.stderr)
-        return 2
     global XMPP
     XMPP = peer = Peer(args, password)
     peer.storage = JSONStorage(args.storage)
-    peer.connect((args.host, args.port))
-    peer.loop.call_later(args.timeout, lambda: peer.finish(1, "timed out after %d message(s)" % peer.got))
-    peer.loop.run_forever()
-    return peer.exit_code if peer.exit_code is not None else 1
+    return xuclient.run(peer)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    xuclient.main(main)

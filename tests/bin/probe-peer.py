@@ -18,8 +18,6 @@ until its parent process dies.
 """
 import argparse
 import hashlib
-import os
-import select
 import socket
 import ssl
 import struct
@@ -27,19 +25,13 @@ import sys
 import uuid
 import xml.parsers.expat
 
+from netutil import announce_port, bound_socket, readable_while_parent
+
 NS_STREAMS = "http://etherx.jabber.org/streams"
 
 
 def log(*a):
     print(*a, flush=True)
-
-
-def write_port(port_file, port):
-    if port_file:
-        tmp = port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, port_file)
 
 
 class Reader:
@@ -164,16 +156,9 @@ def cm_session(conn, args, secret):
 def serve_cm(args):
     with open(args.secret_file) as f:
         secret = f.readline().rstrip("\n")
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(8)
-    write_port(args.port_file, s.getsockname()[1])
-    parent = os.getppid()
-    while os.getppid() == parent:
-        r, _, _ = select.select([s], [], [], 0.5)
-        if not r:
-            continue
+    s = bound_socket(8, reuse=True)
+    announce_port(s.getsockname()[1], args.port_file, echo=False)
+    for _ in readable_while_parent(s):
         conn, _ = s.accept()
         conn.settimeout(10)
         try:
@@ -222,14 +207,9 @@ def serve_dns(args):
     for item in args.aaaa or []:
         name, ip = item.split("=", 1)
         aaaa[name.lower()] = ip
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((args.address, 53))
-    write_port(args.port_file, 53)
-    parent = os.getppid()
-    while os.getppid() == parent:
-        r, _, _ = select.select([s], [], [], 0.5)
-        if not r:
-            continue
+    s = bound_socket(kind=socket.SOCK_DGRAM, address=(args.address, 53))
+    announce_port(53, args.port_file, echo=False)
+    for _ in readable_while_parent(s):
         q, peer = s.recvfrom(4096)
         qid, flags = struct.unpack("!HH", q[:4])
         name, off = qname(q, 12)

@@ -1,4 +1,7 @@
-#include "probe/cli.h"
+/* xmpp-probe's entry point (probe.h): a run prepared (targets, secrets,
+ * trace, TLS), the plan of each target, one target probed here or many in
+ * worker processes (lib/probe/pool.h). */
+#include "probe/probe.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +14,8 @@
 
 #include "base/jid.h"
 #include "base/msg.h"
+#include "base/secret.h"
+#include "base/trace.h"
 #include "probe/pool.h"
 #include "probe/tls.h"
 #include "xmpp/session.h"
@@ -44,6 +49,10 @@ void probe_opts_free(struct probe_opts *po)
     for (i = 0; i < c->nexpect_feature; i++)
         free(c->expect_feature[i]);
     memset(c, 0, sizeof *c);
+    free(po->targets_file);
+    free(po->output);
+    free(po->serve);
+    po->targets_file = po->output = po->serve = NULL;
 }
 
 int probe_plan(struct probe_cfg *cfg, const struct probe_opts *po, const struct xu_opts *o,
@@ -110,18 +119,6 @@ static int run_probe(struct probe_cfg *cfg, const struct probe_opts *po, struct 
     return rc;
 }
 
-int probe_exit_code(const struct probe_report *r, const struct probe_opts *po)
-{
-    if (po->nagios)
-        return (int)r->status;
-    if (r->fatal.code)
-        return r->fatal.code;
-    if (r->status == PROBE_CRITICAL)
-        return XU_EX_FAIL;
-    if (r->status == PROBE_UNKNOWN)
-        return XU_EX_SOFTWARE;
-    return 0;
-}
 
 
 void probe_one(struct probe_run_ctx *x, const struct probe_spec *sp, const char *operand,
@@ -233,93 +230,6 @@ void probe_fleet_run(struct probe_run_ctx *x, struct probe_report *reports)
     free(jobs);
 }
 
-int probe_worst_exit(const struct probe_report *r, size_t n, const struct probe_opts *po)
-{
-    size_t i, w = 0;
-
-    for (i = 1; i < n; i++)
-        if (r[i].status > r[w].status || (probe_exit_code(&r[w], po) == 0 && probe_exit_code(&r[i], po)))
-            w = i;
-    return n ? probe_exit_code(&r[w], po) : 0;
-}
-
-int probe_write_reports(const struct probe_report *r, size_t n, int several,
-                        const struct probe_opts *po, FILE *fp)
-{
-    struct probe_thresholds t = {po->checks.warn_days, po->checks.crit_days, po->checks.warn_ms,
-                                 po->checks.crit_ms};
-    struct probe_prom_opts pro = {0, several};
-    const struct probe_report **rp = calloc(n ? n : 1, sizeof *rp);
-    size_t i;
-    int rc;
-
-    if (!rp)
-        return XU_EX_OSERR;
-    for (i = 0; i < n; i++)
-        rp[i] = &r[i];
-    if (po->prometheus)
-        rc = probe_write_prometheus_many(rp, n, &pro, fp);
-    else if (!several && po->nagios)
-        rc = probe_write_nagios(&r[0], &t, fp);
-    else if (!several && po->format == PROBE_FMT_JSON)
-        rc = probe_write_json(&r[0], fp);
-    else if (!several && po->format == PROBE_FMT_XML)
-        rc = probe_write_xml(&r[0], fp);
-    else if (!several)
-        rc = probe_write_text(&r[0], fp);
-    else if (po->nagios)
-        rc = probe_write_fleet_nagios(rp, n, fp);
-    else if (po->format == PROBE_FMT_JSON)
-        rc = probe_write_fleet_json(rp, n, fp);
-    else
-        rc = probe_write_fleet_text(rp, n, fp);
-    free(rp);
-    return rc;
-}
-
-/* --output FILE: the report goes to a temporary file beside FILE, renamed
- * over FILE once complete, so that a reader (node_exporter's textfile
- * collector) sees the old report or the new one, never a part; written on
- * failure too, so that an outage is recorded. */
-int probe_write_output(const struct probe_report *r, size_t n, int several,
-                       const struct probe_opts *po, struct xu_error *err)
-{
-    size_t len = strlen(po->output);
-    char *tmp = malloc(len + 16);
-    FILE *fp;
-    int fd, rc;
-    mode_t mask;
-
-    if (!tmp)
-        return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    snprintf(tmp, len + 16, "%s.XXXXXX", po->output);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = xu_error_set(err, XU_EX_IOERR, "cannot create a file beside %s: %s", po->output,
-                          strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    /* a report holds no secret: readable as an ordinary file would be */
-    mask = umask(0);
-    umask(mask);
-    fchmod(fd, 0644 & ~mask);
-    fp = fdopen(fd, "w");
-    rc = fp ? probe_write_reports(r, n, several, po, fp) : XU_EX_IOERR;
-    if (fp && rc == 0 && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
-        rc = XU_EX_IOERR;
-    if (fp ? fclose(fp) != 0 : close(fd) != 0)
-        rc = rc ? rc : XU_EX_IOERR;
-    if (rc == 0 && rename(tmp, po->output) != 0)
-        rc = XU_EX_IOERR;
-    if (rc) {
-        unlink(tmp);
-        xu_error_set(err, rc, "cannot write the report to %s: %s", po->output, strerror(errno));
-    }
-    free(tmp);
-    return rc;
-}
-
 int probe_gather_targets(const struct probe_opts *po, const struct xu_opts *o, int argc,
                          char **argv, int first, struct probe_spec **specs, size_t *n,
                          struct xu_error *err)
@@ -359,4 +269,81 @@ int probe_gather_targets(const struct probe_opts *po, const struct xu_opts *o, i
     }
     free(given);
     return rc;
+}
+
+int probe_prepare(struct probe_run_ctx *x, struct probe_opts *po, struct xu_opts *o, int argc,
+                  char **argv, int first, struct xu_error *err)
+{
+    int component = po->mode == PROBE_COMPONENT || po->mode == PROBE_CM, rc = 0;
+    char jd[1024];
+    size_t i;
+
+    memset(x, 0, sizeof *x);
+    x->po = po;
+    x->o = o;
+    x->operand = component && first < argc ? argv[first] : NULL;
+    if (!component)
+        rc = probe_gather_targets(po, o, argc, argv, first, &x->specs, &x->n, err);
+    x->several = x->n > 1 || po->all_targets || po->targets_file;
+    if (rc == 0 && x->several && po->format == PROBE_FMT_XML && !po->prometheus && !po->nagios)
+        rc = xu_error_set(err, XU_EX_USAGE, "--format xml takes one target (json or text for several)");
+    if (rc == 0 && x->n == 0 && x->several)
+        rc = xu_error_set(err, XU_EX_UNAVAILABLE, "no target to probe");
+    if (rc == 0 && !x->several) {
+        /* one target: what plan refuses is a usage error, before anything is read */
+        struct probe_cfg check;
+        char d[1024], skipped[1400];
+
+        memset(&check, 0, sizeof check);
+        rc = probe_plan(&check, po, o, x->n ? x->specs[0].domain : x->operand, 0, d, sizeof d,
+                        skipped, sizeof skipped, err);
+    }
+    if (rc == 0 && component)
+        rc = xu_secret_read_file(o->secret_file, "secret", &x->secret, err);
+    /* the password once, before any timing, if a target is the account's */
+    if (rc == 0 && po->mode == PROBE_C2S && !po->no_login && o->jid && strchr(o->jid, '@') &&
+        xu_jid_domain(o->jid, jd, sizeof jd)) {
+        int need = x->n == 0;
+
+        for (i = 0; i < x->n; i++)
+            need |= strcasecmp(x->specs[i].domain, jd) == 0;
+        if (need)
+            rc = xu_password_get(o, o->jid, &x->password, err);
+    }
+    if (rc == 0 && o->trace)
+        rc = xu_trace_open(&x->trace, o->trace, err);
+    if (rc == 0 && po->mode != PROBE_COMPONENT)
+        rc = probe_tls_ctx(&x->tls, o->tls_trust_file, err);
+    if (rc == 0 && !(x->reports = calloc(x->n ? x->n : 1, sizeof *x->reports)))
+        rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
+    x->timeout = o->timeout > 0 ? o->timeout : XU_CONNECT_TIMEOUT;
+    return rc;
+}
+
+void probe_run(struct probe_run_ctx *x)
+{
+    if (x->several) {
+        probe_fleet_run(x, x->reports);
+        x->nreports = x->n;
+    } else {
+        /* one target: probed in this process */
+        probe_one(x, x->n ? &x->specs[0] : NULL, x->operand, &x->reports[0]);
+        x->nreports = 1;
+    }
+}
+
+void probe_run_free(struct probe_run_ctx *x)
+{
+    size_t i;
+
+    for (i = 0; i < x->nreports; i++)
+        probe_report_free(&x->reports[i]);
+    free(x->reports);
+    free(x->specs);
+    if (x->tls)
+        SSL_CTX_free(x->tls);
+    xu_trace_close(x->trace);
+    xu_secret_free(x->secret);
+    xu_secret_free(x->password);
+    memset(x, 0, sizeof *x);
 }
