@@ -11,7 +11,6 @@
 #include "base/jid.h"
 #include "base/msg.h"
 #include "send/upload_int.h"
-#include "xml/stanza_out.h"
 #include "xmpp/iq.h"
 #include "xmpp/message.h"
 
@@ -102,17 +101,10 @@ static int iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_st
 static xmpp_stanza_t *new_iq(struct xu_session *s, const char *to, const char *child,
                              const char *ns)
 {
-    xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "get", NULL);
-    char *id = xu_session_new_id(s);
+    xmpp_stanza_t *iq = xu_iq_new_child(s, "get", child, ns, NULL);
 
-    if (iq && id && xu_stanza_add_el(iq, child, ns)) {
-        xmpp_stanza_set_id(iq, id);
+    if (iq)
         xmpp_stanza_set_to(iq, to);
-    } else if (iq) {
-        xmpp_stanza_release(iq);
-        iq = NULL;
-    }
-    free(id);
     return iq;
 }
 
