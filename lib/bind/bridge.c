@@ -109,11 +109,13 @@ static int send_final_ping(struct bridge *b, struct xu_error *err)
     if (b->s->is_component || !b->s->bound_jid ||
         !xu_jid_domain(b->s->bound_jid, domain, sizeof domain))
         return 0;
-    iq = xu_iq_new(b->s, "get", domain, "ping", XU_NS_PING);
-    if (!iq || xu_iq_pending_add(b->pending, xmpp_stanza_get_id(iq), domain, 1) < 0)
+    iq = xu_iq_new_child(b->s, "get", "ping", XU_NS_PING, NULL);
+    if (!iq || xu_iq_pending_add(b->pending, xmpp_stanza_get_id(iq), domain, 1) < 0) {
         rc = xu_error_set(err, XU_EX_OSERR, "out of memory");
-    else
+    } else {
+        xmpp_stanza_set_to(iq, domain);
         xu_session_send(b->s, iq);
+    }
     if (iq)
         xmpp_stanza_release(iq);
     return rc;

@@ -215,19 +215,3 @@ int xu_iq_request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_st
     *reply = r.reply;
     return rc;
 }
-
-xmpp_stanza_t *xu_iq_new(struct xu_session *s, const char *type, const char *to,
-                         const char *child, const char *ns)
-{
-    char *id = xu_session_new_id(s);
-    xmpp_stanza_t *iq = id ? xmpp_iq_new(s->ctx, type, id) : NULL;
-
-    free(id);
-    if (iq && child && !xu_stanza_add_el(iq, child, ns)) {
-        xmpp_stanza_release(iq);
-        return NULL;
-    }
-    if (iq && to)
-        xmpp_stanza_set_to(iq, to);
-    return iq;
-}

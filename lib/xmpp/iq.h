@@ -52,10 +52,4 @@ xmpp_stanza_t *xu_iq_new_child(struct xu_session *s, const char *type, const cha
 int xu_iq_request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_stanza_t **reply,
                   struct xu_error *err);
 
-/* A new iq of type ("get", "set") with a fresh id, to `to` (NULL: none),
- * holding one empty element <child xmlns=ns/> (child NULL: none). NULL
- * when out of memory; caller releases. */
-xmpp_stanza_t *xu_iq_new(struct xu_session *s, const char *type, const char *to,
-                         const char *child, const char *ns);
-
 #endif
