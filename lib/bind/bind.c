@@ -7,7 +7,7 @@
 
 #include "base/msg.h"
 #include "bind/bridge.h"
-#include "xml/outgoing.h"
+#include "xmpp/outgoing.h"
 #include "xml/stanza_in.h"
 #include "xml/stanza_out.h"
 #include "xmpp/iq.h"

@@ -8,7 +8,7 @@
 
 #include "base/jid.h"
 #include "base/msg.h"
-#include "xml/outgoing.h"
+#include "xmpp/outgoing.h"
 #include "xml/stanza_in.h"
 #include "xml/stanza_out.h"
 #include "xmpp/iq.h"
