@@ -39,6 +39,14 @@ void xu_error_clear(struct xu_error *err)
     err->msg[0] = '\0';
 }
 
+int xu_error_wrap(struct xu_error *err, const char *before, const char *after)
+{
+    char m[sizeof err->msg];
+
+    snprintf(m, sizeof m, "%s", err->msg);
+    return xu_error_replace(err, err->code, "%s%s%s", before, m, after);
+}
+
 const char *xu_exit_name(int code)
 {
     switch (code) {

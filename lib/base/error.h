@@ -37,6 +37,10 @@ int xu_error_replace(struct xu_error *err, int code, const char *fmt, ...)
 
 void xu_error_clear(struct xu_error *err);
 
+/* Put context around an error's message ("standard input, line 3: " before
+ * it, "; nothing more was sent" after it); the code stays and is returned. */
+int xu_error_wrap(struct xu_error *err, const char *before, const char *after);
+
 /* The short name of an exit code ("temporary failure", …) for --help and man pages. */
 const char *xu_exit_name(int code);
 

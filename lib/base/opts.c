@@ -5,7 +5,6 @@
  * command line, the config file and --help must read the same table through
  * the same apply functions, and a new common option is one line here. */
 #include "base/opts.h"
-#include "xmpp/sasl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 
 #include "base/config.h"
+#include "base/mechanisms.h"
 #include "base/jid.h"
 #include "base/msg.h"
 #include "base/secret.h"

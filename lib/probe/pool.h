@@ -1,7 +1,7 @@
 /* Probes in worker processes: each target (CLI) or request (exporter) is
  * probed by a forked child that writes its report as one JSON document to
  * a pipe and exits. Why processes: the stages are written as blocking code
- * bounded by a deadline, and the login goes through lib/xmpp/session.c, which
+ * bounded by a deadline, and the login goes through lib/xmpp/session*.c, which
  * keeps per-process state; a child per probe reuses both unchanged, keeps a
  * stuck or crashing target from touching the others, and the parent kills
  * a child that outlives its deadline, so every probe ends on time. The

@@ -146,7 +146,7 @@ static int stream_error_as(struct inspect *in, const char *stage, double t0, xml
              strncmp(cond, "resource-constraint", 19) == 0 ||
              strncmp(cond, "internal-server-error", 21) == 0 ||
              strncmp(cond, "connection-timeout", 18) == 0 ||
-             /* the conditions that pass, as lib/xmpp/session.c maps them (README) */
+             /* the conditions that pass, as lib/xmpp/session_end.c maps them (README) */
              strncmp(cond, "conflict", 8) == 0 || strncmp(cond, "policy-violation", 16) == 0 ||
              strncmp(cond, "remote-connection-failed", 24) == 0)
         code = XU_EX_TEMPFAIL;

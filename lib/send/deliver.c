@@ -14,7 +14,7 @@
 #include "base/msg.h"
 #include "xmpp/muc.h"
 #include "send/outbox.h"
-#include "xml/outgoing.h"
+#include "xmpp/outgoing.h"
 #include "xmpp/reconnect.h"
 #include "xmpp/session.h"
 #include "xml/stanza_in.h"

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "base/mechanisms.h"
 #include "base/msg.h"
 #include "base/trace.h"
 #include "xmpp/negotiate_int.h"

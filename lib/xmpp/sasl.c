@@ -7,68 +7,7 @@
 
 #include <gsasl.h>
 
-/* Strongest first. DIGEST-MD5 (RFC 6331: obsolete) and ANONYMOUS are
- * outside the default set. */
-static const char *const preference[] = {
-    "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "DIGEST-MD5", "PLAIN",
-};
-#define NPREF (sizeof preference / sizeof preference[0])
-
-int xu_sasl_rank(const char *mech)
-{
-    size_t i;
-
-    for (i = 0; mech && i < NPREF; i++)
-        if (strcmp(mech, preference[i]) == 0)
-            return (int)(NPREF - i);
-    return 0;
-}
-
-/* Whether name is in the comma/space separated list (case-insensitive). */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name), k;
-    const char *p = list;
-
-    while (p && *p) {
-        p += strspn(p, ", \t");
-        k = strcspn(p, ", \t");
-        if (k == n && strncasecmp(p, name, n) == 0)
-            return 1;
-        p += k;
-    }
-    return 0;
-}
-
-int xu_sasl_check_list(const char *list, char *why, size_t whylen)
-{
-    const char *p = list;
-    size_t k, i;
-    int any = 0;
-
-    while (p && *p) {
-        p += strspn(p, ", \t");
-        k = strcspn(p, ", \t");
-        if (k == 0)
-            break;
-        for (i = 0; i < NPREF; i++)
-            if (strlen(preference[i]) == k && strncasecmp(p, preference[i], k) == 0)
-                break;
-        if (i == NPREF && !(k == 9 && strncasecmp(p, "ANONYMOUS", 9) == 0)) {
-            snprintf(why, whylen, "unknown or unsupported SASL mechanism '%.*s' (known: "
-                     "SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-256, SCRAM-SHA-1, "
-                     "PLAIN, DIGEST-MD5, ANONYMOUS)", (int)(k > 40 ? 40 : k), p);
-            return -1;
-        }
-        any = 1;
-        p += k;
-    }
-    if (!any) {
-        snprintf(why, whylen, "empty SASL mechanism list");
-        return -1;
-    }
-    return 0;
-}
+#include "base/mechanisms.h"
 
 static int offered_p(const char *const *offered, size_t n, const char *name)
 {
@@ -114,12 +53,12 @@ int xu_sasl_choose(const char *const *offered, size_t n, const char *allowed, in
         snprintf(why, whylen, "cannot initialise GNU SASL");
         return -1;
     }
-    for (i = 0; i < NPREF && !found; i++) {
-        const char *m = preference[i];
+    for (i = 0; i < XU_SASL_NPREF && !found; i++) {
+        const char *m = xu_sasl_preference[i];
 
         if (!offered_p(offered, n, m) || !gsasl_client_support_p(g, m))
             continue;
-        if (allowed ? !in_list(allowed, m) : strcmp(m, "DIGEST-MD5") == 0)
+        if (allowed ? !xu_sasl_in_list(allowed, m) : strcmp(m, "DIGEST-MD5") == 0)
             continue;
         if (strstr(m, "-PLUS") && !have_cb)
             continue;

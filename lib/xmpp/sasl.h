@@ -13,10 +13,6 @@ struct xu_sasl {
     int steps;              /* server messages processed */
 };
 
-/* Strength rank of a mechanism (higher is stronger; 0: unknown), for the
- * downgrade check. */
-int xu_sasl_rank(const char *mech);
-
 /* Choose the mechanism: the strongest of ours that the server offers
  * (offered: mechanism names, n of them), GNU SASL implements, and `allowed`
  * (a comma/space separated list; NULL = the default set) permits.
@@ -28,9 +24,6 @@ int xu_sasl_choose(const char *const *offered, size_t n, const char *allowed, in
                    int plain_ok, int anonymous, char *out, size_t outlen, char *why,
                    size_t whylen);
 
-/* Whether a mechanism list (option or config value) names only mechanisms
- * the suite can use; why says which one it cannot. */
-int xu_sasl_check_list(const char *list, char *why, size_t whylen);
 
 /* Start mech. authid: the JID's node; password may be NULL (ANONYMOUS);
  * domain: for DIGEST-MD5. cb_type/cb_data (base64): channel binding of the

@@ -1,4 +1,4 @@
-#include "xml/outgoing.h"
+#include "xmpp/outgoing.h"
 
 #include <stdlib.h>
 #include <string.h>
