@@ -6,7 +6,7 @@
 #define XU_CATCHUP_IMPL_H
 
 #include "listen/catchup.h"
-#include "listen/idset.h"
+#include "listen/catchup_idset.h"
 #include "listen/listen_state.h"
 
 #define RING 1024          /* archive ids printed last, kept to drop a repeat */

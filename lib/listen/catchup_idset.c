@@ -1,4 +1,4 @@
-#include "listen/idset.h"
+#include "listen/catchup_idset.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* A set of strings, each with a number: the catch-up's archive "JID id"
  * keys (the ids printed last, the live stanzas held back). A chained hash
  * table that grows; the set copies its keys. */
-#ifndef XU_IDSET_H
-#define XU_IDSET_H
+#ifndef XU_CATCHUP_IDSET_H
+#define XU_CATCHUP_IDSET_H
 
 #include <stddef.h>
 
