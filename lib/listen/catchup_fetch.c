@@ -109,8 +109,8 @@ static void note_no_archive(struct archive *a, const char *condition)
 
 static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_error *err);
 
-/* Each page has its own deadline; the time the catch-up takes is added to the session's
- * deadline for setting up (a long gap is not a slow server). */
+/* Each page has its own deadline; the time the catch-up takes is added to
+ * the session's deadline for setting up (a long gap is not a slow server). */
 int xu_catchup_fetch_gap(struct xu_catchup *cu, struct archive *a, struct xu_error *err)
 {
     double saved = cu->s->deadline, t0 = xu_now();
