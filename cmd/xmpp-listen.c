@@ -9,7 +9,7 @@
 #include "base/stdfds.h"
 #include "listen/listen.h"
 
-#define C struct xu_listen_cfg
+#define CFG struct xu_listen_cfg /* for the XU_TO entries */
 static const struct xu_option listen_options[] = {
     {"format", 0, XU_OPT_ARG, XU_LISTEN_FORMAT, "FMT", "xml (default), json (JSON Lines), text or body", XU_CALL},
     {"body", 'b', 0, XU_LISTEN_BODY, NULL, "only message bodies (same as --format body)", XU_CALL},
@@ -20,21 +20,21 @@ static const struct xu_option listen_options[] = {
     {"from", 'f', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, XU_LISTEN_FROM, "JID", "only from JID (bare: any resource)", XU_CALL},
     {"xpath", 'x', XU_OPT_ARG | XU_OPT_NOCONFIG | XU_OPT_REPEAT, XU_LISTEN_XPATH, "EXPR", "only where the XPath EXPR is true", XU_CALL},
     {"room", 0, XU_OPT_ARG | XU_OPT_REPEAT, XU_LISTEN_ROOM, "ROOM[/NICK]", "join this multi-user chat room", XU_CALL},
-    {"room-password-file", 0, XU_OPT_ARG, XU_LISTEN_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE", XU_TO(XU_STORE_STRING, C, room_password_file)},
+    {"room-password-file", 0, XU_OPT_ARG, XU_LISTEN_ROOM_PASSWORD_FILE, "FILE", "room password: first line of FILE", XU_TO(XU_STORE_STRING, CFG, room_password_file)},
     {"history", 0, XU_OPT_ARG, XU_LISTEN_HISTORY, "N", "ask rooms for N old messages (default 0)", XU_CALL},
-    {"own", 0, 0, XU_LISTEN_OWN, NULL, "also print our own echoes (room, presence)", XU_TO(XU_STORE_FLAG, C, own)},
+    {"own", 0, 0, XU_LISTEN_OWN, NULL, "also print our own echoes (room, presence)", XU_TO(XU_STORE_FLAG, CFG, own)},
     {"presence", 0, XU_OPT_ARG, XU_LISTEN_PRESENCE, "SHOW", "available (default), chat, away, xa or dnd", XU_CALL},
-    {"status", 0, XU_OPT_ARG, XU_LISTEN_STATUS, "TEXT", "status message of the initial presence", XU_TO(XU_STORE_STRING, C, status)},
-    {"no-presence", 0, 0, XU_LISTEN_NO_PRESENCE, NULL, "send no initial presence", XU_TO(XU_STORE_FLAG, C, no_presence)},
-    {"reconnect", 0, 0, XU_LISTEN_RECONNECT, NULL, "reconnect (with backoff) after a drop", XU_TO(XU_STORE_FLAG, C, reconnect)},
+    {"status", 0, XU_OPT_ARG, XU_LISTEN_STATUS, "TEXT", "status message of the initial presence", XU_TO(XU_STORE_STRING, CFG, status)},
+    {"no-presence", 0, 0, XU_LISTEN_NO_PRESENCE, NULL, "send no initial presence", XU_TO(XU_STORE_FLAG, CFG, no_presence)},
+    {"reconnect", 0, 0, XU_LISTEN_RECONNECT, NULL, "reconnect (with backoff) after a drop", XU_TO(XU_STORE_FLAG, CFG, reconnect)},
     {"keepalive", 0, XU_OPT_ARG, XU_LISTEN_KEEPALIVE, "SECONDS", "ping after SECONDS of silence (60; 0: off)", XU_CALL},
-    {"omemo", 0, 0, XU_LISTEN_OMEMO, NULL, "publish our OMEMO device and print OMEMO messages decrypted", XU_TO(XU_STORE_FLAG, C, omemo)},
-    {"state", 0, XU_OPT_ARG, XU_LISTEN_STATE, "FILE", "remember the last archive id per archive; catch up from it", XU_TO(XU_STORE_STRING, C, state_file)},
-    {"since", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, XU_LISTEN_SINCE, "TIME|ID", "first catch up from the archive since TIME or after ID", XU_TO(XU_STORE_STRING, C, since)},
+    {"omemo", 0, 0, XU_LISTEN_OMEMO, NULL, "publish our OMEMO device and print OMEMO messages decrypted", XU_TO(XU_STORE_FLAG, CFG, omemo)},
+    {"state", 0, XU_OPT_ARG, XU_LISTEN_STATE, "FILE", "remember the last archive id per archive; catch up from it", XU_TO(XU_STORE_STRING, CFG, state_file)},
+    {"since", 0, XU_OPT_ARG | XU_OPT_NOCONFIG, XU_LISTEN_SINCE, "TIME|ID", "first catch up from the archive since TIME or after ID", XU_TO(XU_STORE_STRING, CFG, since)},
     {"max-catchup", 0, XU_OPT_ARG, XU_LISTEN_MAX_CATCHUP, "N", "print at most N archived messages per archive and catch-up", XU_CALL},
     {NULL, 0, 0, 0, NULL, NULL, XU_CALL},
 };
-#undef C
+#undef CFG
 
 /* The combinations of options that make no sense. */
 static int check_usage(const struct xu_opts *o, const struct xu_listen_cfg *c, int extra_args,
