@@ -1,4 +1,7 @@
-#include "listen/catchup.h"
+/* The catch-up's bookkeeping (catchup.h): the point of each archive, the
+ * ids printed last, the live stanzas held back while a catch-up runs and
+ * printed after it. Reading a gap from an archive is catchup_fetch.c. */
+#include "listen/catchup_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,178 +9,14 @@
 #include <time.h>
 
 #include "base/jid.h"
-#include "listen/listen_state.h"
-#include "listen/mam.h"
 #include "base/msg.h"
+#include "listen/mam.h"
 #include "xml/stanza_in.h"
 #include "xml/stanza_out.h"
 
-
-#define NS_DELAY "urn:xmpp:delay"
-#define RING 1024          /* archive ids printed last, kept to drop a repeat */
 #define DEFAULT_PAGE 250
-#define PAGE_TIMEOUT 30.0  /* seconds for one page to arrive */
 
-/* ---- a set of strings (archive "JID id" keys) ---- */
-
-struct node {
-    struct node *next;
-    char *key;
-    size_t val;
-};
-
-struct idset {
-    struct node **b;
-    size_t nb, n;
-};
-
-static unsigned long hash_str(const char *s)
-{
-    unsigned long h = 2166136261UL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619UL;
-    return h;
-}
-
-static struct node **idset_slot(struct idset *set, const char *key)
-{
-    struct node **p;
-
-    if (!set->nb)
-        return NULL;
-    for (p = &set->b[hash_str(key) % set->nb]; *p; p = &(*p)->next)
-        if (strcmp((*p)->key, key) == 0)
-            return p;
-    return p;
-}
-
-static int idset_find(struct idset *set, const char *key, size_t *val)
-{
-    struct node **p = idset_slot(set, key);
-
-    if (!p || !*p)
-        return 0;
-    if (val)
-        *val = (*p)->val;
-    return 1;
-}
-
-static int idset_grow(struct idset *set)
-{
-    size_t nb = set->nb ? set->nb * 2 : 256, i;
-    struct node **b = calloc(nb, sizeof *b), *n, *next;
-
-    if (!b)
-        return -1;
-    for (i = 0; i < set->nb; i++)
-        for (n = set->b[i]; n; n = next) {
-            next = n->next;
-            n->next = b[hash_str(n->key) % nb];
-            b[hash_str(n->key) % nb] = n;
-        }
-    free(set->b);
-    set->b = b;
-    set->nb = nb;
-    return 0;
-}
-
-static int idset_add(struct idset *set, const char *key, size_t val)
-{
-    struct node **p, *n;
-
-    if ((set->n + 1 > set->nb * 2 || !set->nb) && idset_grow(set) < 0)
-        return -1;
-    p = idset_slot(set, key);
-    if (*p) {
-        (*p)->val = val;
-        return 0;
-    }
-    n = malloc(sizeof *n);
-    if (!n || !(n->key = strdup(key))) {
-        free(n);
-        return -1;
-    }
-    n->next = NULL;
-    n->val = val;
-    *p = n;
-    set->n++;
-    return 0;
-}
-
-static void idset_del(struct idset *set, const char *key)
-{
-    struct node **p = idset_slot(set, key), *n;
-
-    if (!p || !*p)
-        return;
-    n = *p;
-    *p = n->next;
-    free(n->key);
-    free(n);
-    set->n--;
-}
-
-static void idset_clear(struct idset *set)
-{
-    size_t i;
-    struct node *n, *next;
-
-    for (i = 0; i < set->nb; i++)
-        for (n = set->b[i]; n; n = next) {
-            next = n->next;
-            free(n->key);
-            free(n);
-        }
-    free(set->b);
-    memset(set, 0, sizeof *set);
-}
-
-/* ---- the engine ---- */
-
-struct archive {
-    char *jid;       /* account: its bare JID (once bound); a room's JID */
-    int is_room;
-    int have;        /* a point to catch up from: id, or since */
-    char *id;
-    char *since;
-    int none;        /* it said it keeps no archive */
-    int cut;         /* --max-catchup cut this session's catch-up */
-    unsigned long taken; /* printed from the archive in this session */
-};
-
-/* A live stanza held back, serialised: it may outlive its connection (a drop
- * during the catch-up), and is printed after the next one's catch-up. */
-struct held {
-    char *xml;
-    size_t archive; /* index, or (size_t)-1 */
-    char *id;
-    int dead;       /* the catch-up printed it */
-};
-
-struct xu_catchup {
-    struct xu_catchup_opts o;
-    char *since_time, *since_id;
-    xu_emit_fn emit;
-    void *ud;
-    struct archive *a;
-    size_t na;
-    struct xu_listen_state state;
-    int use_state;
-    int started;     /* the first session has taken its points */
-    struct xu_session *s;
-    int holding;
-    struct held *h;
-    size_t nh, caph;
-    struct idset held_ids, ring_ids;
-    char *ring[RING];
-    size_t ring_pos;
-    int stop;        /* the output said stop */
-    int state_error_noted;
-    double session_wall;
-};
-
-static double wall_now(void)
+double xu_catchup_wall_now(void)
 {
     struct timespec ts;
 
@@ -284,7 +123,7 @@ static void drop_held(struct xu_catchup *cu)
         free(cu->h[i].id);
     }
     cu->nh = 0;
-    idset_clear(&cu->held_ids);
+    xu_idset_clear(&cu->held_ids);
 }
 
 void xu_catchup_free(struct xu_catchup *cu)
@@ -303,14 +142,14 @@ void xu_catchup_free(struct xu_catchup *cu)
     free(cu->a);
     for (i = 0; i < RING; i++)
         free(cu->ring[i]);
-    idset_clear(&cu->ring_ids);
+    xu_idset_clear(&cu->ring_ids);
     xu_listen_state_free(&cu->state);
     free(cu->since_time);
     free(cu->since_id);
     free(cu);
 }
 
-static char *make_key(const char *archive, const char *id)
+char *xu_catchup_key(const char *archive, const char *id)
 {
     size_t la = strlen(archive), li = strlen(id);
     char *k = malloc(la + li + 2);
@@ -323,23 +162,23 @@ static char *make_key(const char *archive, const char *id)
     return k;
 }
 
-static int seen(struct xu_catchup *cu, const char *key)
+int xu_catchup_seen(struct xu_catchup *cu, const char *key)
 {
-    return idset_find(&cu->ring_ids, key, NULL);
+    return xu_idset_find(&cu->ring_ids, key, NULL);
 }
 
 static void ring_add(struct xu_catchup *cu, char *key /* taken */)
 {
-    if (seen(cu, key)) {
+    if (xu_catchup_seen(cu, key)) {
         free(key);
         return;
     }
     if (cu->ring[cu->ring_pos]) {
-        idset_del(&cu->ring_ids, cu->ring[cu->ring_pos]);
+        xu_idset_del(&cu->ring_ids, cu->ring[cu->ring_pos]);
         free(cu->ring[cu->ring_pos]);
     }
     cu->ring[cu->ring_pos] = key;
-    if (idset_add(&cu->ring_ids, key, cu->ring_pos) < 0) {
+    if (xu_idset_add(&cu->ring_ids, key, cu->ring_pos) < 0) {
         free(key);
         cu->ring[cu->ring_pos] = NULL;
         return;
@@ -362,8 +201,7 @@ static void save_state(struct xu_catchup *cu, struct archive *a)
         cu->state_error_noted = 0;
 }
 
-/* The archive has been read up to id (printed or passed over): remember it. */
-static void record(struct xu_catchup *cu, struct archive *a, const char *id)
+void xu_catchup_record(struct xu_catchup *cu, struct archive *a, const char *id)
 {
     char *nid = strdup(id);
 
@@ -374,12 +212,11 @@ static void record(struct xu_catchup *cu, struct archive *a, const char *id)
     a->id = nid;
     a->since = NULL;
     a->have = 1;
-    ring_add(cu, make_key(a->jid, id));
+    ring_add(cu, xu_catchup_key(a->jid, id));
     save_state(cu, a);
 }
 
-/* Nothing seen yet from this archive: from now on. */
-static void anchor_now(struct xu_catchup *cu, struct archive *a, double t)
+void xu_catchup_anchor_now(struct xu_catchup *cu, struct archive *a, double t)
 {
     char when[40];
 
@@ -436,219 +273,8 @@ void xu_catchup_session(struct xu_catchup *cu, struct xu_session *s)
         if (cu->since_id)
             set_point(&cu->a[0], cu->since_id, NULL);
     }
-    cu->session_wall = wall_now();
+    cu->session_wall = xu_catchup_wall_now();
     cu->holding = 1; /* everything live waits until the gap is printed */
-}
-
-/* ---- one catch-up ---- */
-
-struct item_ctx {
-    struct xu_catchup *cu;
-    struct archive *a;
-    int stopped; /* the callback stopped taking items */
-};
-
-static void add_child(xmpp_stanza_t *parent, xmpp_stanza_t *c)
-{
-    xmpp_stanza_add_child(parent, c);
-    xmpp_stanza_release(c);
-}
-
-/* The archived message as we print it: its archive id (<stanza-id/>) and,
- * unless it has one, a <delay/> with the archive's stamp, from the archive. */
-static xmpp_stanza_t *archived_copy(const struct xu_mam_item *it)
-{
-    xmpp_stanza_t *m = xmpp_stanza_copy(it->message), *c, *t;
-    xmpp_ctx_t *ctx = xmpp_stanza_get_context(it->message);
-
-    if (!m)
-        return NULL;
-    if (it->stamp && !xmpp_stanza_get_child_by_name_and_ns(m, "delay", NS_DELAY) &&
-        (c = xmpp_stanza_new(ctx))) {
-        xmpp_stanza_set_name(c, "delay");
-        xmpp_stanza_set_ns(c, NS_DELAY);
-        xmpp_stanza_set_attribute(c, "from", it->archive);
-        xmpp_stanza_set_attribute(c, "stamp", it->stamp);
-        if ((t = xmpp_stanza_new(ctx))) {
-            xmpp_stanza_set_text(t, "from the archive");
-            add_child(c, t);
-        }
-        add_child(m, c);
-    }
-    if (!xu_mam_stanza_id(m, it->archive) && (c = xmpp_stanza_new(ctx))) {
-        xmpp_stanza_set_name(c, "stanza-id");
-        xmpp_stanza_set_ns(c, XU_NS_SID);
-        xmpp_stanza_set_attribute(c, "by", it->archive);
-        xmpp_stanza_set_attribute(c, "id", it->id);
-        add_child(m, c);
-    }
-    return m;
-}
-
-static int on_item(const struct xu_mam_item *it, void *ud)
-{
-    struct item_ctx *ic = ud;
-    struct xu_catchup *cu = ic->cu;
-    struct archive *a = ic->a;
-    struct xu_origin o = {a->jid, it->id, 1};
-    const char *from = xmpp_stanza_get_from(it->message);
-    char *key = make_key(a->jid, it->id);
-    xmpp_stanza_t *m;
-    size_t hi;
-    int r = XU_EMIT_SKIPPED;
-
-    if (!key)
-        return 1;
-    if (idset_find(&cu->held_ids, key, &hi)) {
-        cu->h[hi].dead = 1; /* printed now, in archive order, not again later */
-        idset_del(&cu->held_ids, key);
-    }
-    if (!seen(cu, key) &&
-        (cu->o.own || a->is_room || !from || !xu_jid_bare_equal(from, a->jid))) {
-        m = archived_copy(it);
-        if (m) {
-            r = cu->emit(m, &o, cu->ud);
-            xmpp_stanza_release(m);
-        }
-        if (r == XU_EMIT_PRINTED)
-            a->taken++;
-    }
-    free(key);
-    record(cu, a, it->id);
-    if (r == XU_EMIT_STOP) {
-        cu->stop = 1;
-        ic->stopped = 1;
-    } else if (cu->o.max && a->taken >= cu->o.max)
-        ic->stopped = 1;
-    return ic->stopped;
-}
-
-static void note_no_archive(struct archive *a, const char *condition)
-{
-    char shown[300];
-
-    if (a->none)
-        return;
-    a->none = 1;
-    xu_sanitize_terminal(shown, sizeof shown, a->jid);
-    xu_warn("note: %s keeps no message archive (%s): no catch-up for it; what arrives while "
-            "disconnected may be missed there", shown, condition);
-}
-
-static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_error *err);
-
-/* Fetch everything after the archive's point, page by page. Each page has
- * its own deadline; the time the catch-up takes is added to the session's
- * deadline for setting up (a long gap is not a slow server). */
-static int catch_up(struct xu_catchup *cu, struct archive *a, struct xu_error *err)
-{
-    double saved = cu->s->deadline, t0 = xu_now();
-    int rc = catch_up_pages(cu, a, err);
-
-    if (cu->s->conn)
-        xu_session_set_deadline(cu->s, saved > 0 ? saved + (xu_now() - t0) : 0);
-    return rc;
-}
-
-static int catch_up_pages(struct xu_catchup *cu, struct archive *a, struct xu_error *err)
-{
-    struct xu_mam_query q;
-    struct xu_mam_page page;
-    struct item_ctx ic = {cu, a, 0};
-    struct xu_error e = {0, ""};
-    char shown[300], id[300], after[1024];
-    unsigned long before = a->taken;
-    double until;
-    int rc;
-
-    if (a->none || !a->jid || a->cut)
-        return 0;
-    xu_sanitize_terminal(shown, sizeof shown, a->jid);
-    for (;;) {
-        memset(&q, 0, sizeof q);
-        /* a copy: the items of the page move a->id on */
-        snprintf(after, sizeof after, "%s", a->id ? a->id : "");
-        q.archive = a->is_room ? a->jid : NULL;
-        q.after_id = a->id ? after : NULL;
-        q.start = a->id ? NULL : a->since;
-        q.max = cu->o.page;
-        xu_error_clear(&e);
-        until = xu_now() + PAGE_TIMEOUT;
-        if (cu->o.deadline > 0 && cu->o.deadline < until)
-            until = cu->o.deadline;
-        xu_session_set_deadline(cu->s, until + 1);
-        rc = xu_mam_page(cu->s, &q, until, on_item, &ic, &page, &e);
-        if (rc == XU_EX_UNAVAILABLE && page.condition[0]) {
-            if (strcmp(page.condition, "item-not-found") == 0 && a->id) {
-                xu_sanitize_terminal(id, sizeof id, a->id);
-                if (cu->since_id && strcmp(cu->since_id, a->id) == 0 && a == &cu->a[0])
-                    return xu_error_set(err, XU_EX_DATAERR,
-                                        "--since: the archive of %s has no message with id '%s'",
-                                        shown, id);
-                xu_warn("the archive of %s no longer has id '%s' (expired?): no catch-up there; "
-                        "messages since then may be missing", shown, id);
-                anchor_now(cu, a, wall_now());
-                return 0;
-            }
-            if (xu_mam_no_archive(page.condition)) {
-                note_no_archive(a, page.condition);
-                return 0;
-            }
-            xu_warn("catching up from the archive of %s failed: %s", shown, page.condition);
-            return 0;
-        }
-        if (rc)
-            return xu_error_set(err, rc, "catching up from the archive of %s: %s", shown, e.msg);
-        if (cu->stop)
-            return 0;
-        if (ic.stopped) {
-            /* --max-catchup */
-            a->cut = 1;
-            if (page.count >= 0)
-                xu_warn("--max-catchup %lu: the catch-up of %s stopped after %lu messages; about "
-                        "%ld more in the archive are not printed",
-                        cu->o.max, shown, a->taken, page.count > (long)page.items ? page.count - (long)page.items : 0L);
-            else
-                xu_warn("--max-catchup %lu: the catch-up of %s stopped after %lu messages; the "
-                        "rest of the gap is not printed", cu->o.max, shown, a->taken);
-            /* the rest is skipped for good: from now on */
-            anchor_now(cu, a, wall_now());
-            return 0;
-        }
-        if (page.complete || page.items == 0 || !page.last[0])
-            break;
-        if (strcmp(after, page.last) == 0) {
-            xu_warn("the archive of %s gave the same page twice; catch-up stopped", shown);
-            break;
-        }
-        if (!a->id || strcmp(a->id, page.last) != 0)
-            record(cu, a, page.last);
-    }
-    if (a->taken > before)
-        xu_info("caught up with %s: %lu messages from the archive", shown, a->taken - before);
-    return 0;
-}
-
-/* Ask for the newest message only: does it keep an archive? */
-static int probe(struct xu_catchup *cu, struct archive *a, struct xu_error *err)
-{
-    struct xu_mam_query q;
-    struct xu_mam_page page;
-    struct xu_error e = {0, ""};
-    int rc;
-
-    memset(&q, 0, sizeof q);
-    q.archive = a->is_room ? a->jid : NULL;
-    q.newest_only = 1;
-    rc = xu_mam_page(cu->s, &q, xu_now() + PAGE_TIMEOUT, NULL, NULL, &page, &e);
-    if (rc == XU_EX_UNAVAILABLE && page.condition[0]) {
-        if (xu_mam_no_archive(page.condition))
-            note_no_archive(a, page.condition);
-        return 0;
-    }
-    if (rc)
-        return xu_error_set(err, rc, "asking the archive of %s: %s", a->jid, e.msg);
-    return 0;
 }
 
 static int flush(struct xu_catchup *cu)
@@ -665,8 +291,8 @@ static int flush(struct xu_catchup *cu)
         h = &cu->h[i];
         if (h->dead || cu->stop)
             continue;
-        key = h->archive != (size_t)-1 ? make_key(cu->a[h->archive].jid, h->id) : NULL;
-        if (key && seen(cu, key)) {
+        key = h->archive != (size_t)-1 ? xu_catchup_key(cu->a[h->archive].jid, h->id) : NULL;
+        if (key && xu_catchup_seen(cu, key)) {
             free(key);
             continue;
         }
@@ -677,7 +303,7 @@ static int flush(struct xu_catchup *cu)
         r = cu->emit(st, &(struct xu_origin){h->archive != (size_t)-1 ? cu->a[h->archive].jid : NULL, h->id, 0}, cu->ud);
         xmpp_stanza_release(st);
         if (h->archive != (size_t)-1)
-            record(cu, &cu->a[h->archive], h->id);
+            xu_catchup_record(cu, &cu->a[h->archive], h->id);
         if (r == XU_EMIT_STOP)
             cu->stop = 1;
     }
@@ -703,11 +329,11 @@ int xu_catchup_finish(struct xu_catchup *cu, struct xu_error *err)
          * the offline copies of what it does archive are held back and
          * dropped by archive id */
         if (a->have) {
-            rc = catch_up(cu, a, err);
+            rc = xu_catchup_fetch_gap(cu, a, err);
         } else {
-            rc = probe(cu, a, err);
+            rc = xu_catchup_probe(cu, a, err);
             if (rc == 0 && !a->have && !a->none)
-                anchor_now(cu, a, a->is_room ? wall_now() : cu->session_wall);
+                xu_catchup_anchor_now(cu, a, a->is_room ? xu_catchup_wall_now() : cu->session_wall);
         }
     }
     if (rc == 0)
@@ -764,8 +390,8 @@ int xu_catchup_live(struct xu_catchup *cu, xmpp_stanza_t *st)
         return XU_EMIT_STOP;
     ai = live_origin(cu, st, &id);
     if (id && ai != (size_t)-1) {
-        key = make_key(cu->a[ai].jid, id);
-        if (key && seen(cu, key)) {
+        key = xu_catchup_key(cu->a[ai].jid, id);
+        if (key && xu_catchup_seen(cu, key)) {
             free(key);
             return XU_EMIT_SKIPPED;
         }
@@ -789,7 +415,7 @@ int xu_catchup_live(struct xu_catchup *cu, xmpp_stanza_t *st)
         cu->h[cu->nh].id = id ? strdup(id) : NULL;
         cu->h[cu->nh].dead = 0;
         if (key)
-            idset_add(&cu->held_ids, key, cu->nh);
+            xu_idset_add(&cu->held_ids, key, cu->nh);
         cu->nh++;
         free(key);
         return XU_EMIT_SKIPPED;
@@ -797,9 +423,9 @@ int xu_catchup_live(struct xu_catchup *cu, xmpp_stanza_t *st)
     free(key);
     r = cu->emit(st, &(struct xu_origin){id ? cu->a[ai].jid : NULL, id, 0}, cu->ud);
     if (id && cu->o.enabled)
-        record(cu, &cu->a[ai], id);
+        xu_catchup_record(cu, &cu->a[ai], id);
     else if (id)
-        ring_add(cu, make_key(cu->a[ai].jid, id));
+        ring_add(cu, xu_catchup_key(cu->a[ai].jid, id));
     if (r == XU_EMIT_STOP)
         cu->stop = 1;
     return r;

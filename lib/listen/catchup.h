@@ -52,6 +52,10 @@ int xu_catchup_is_time(const char *s);
  * whole time). Returns 0, or `code` with err set. */
 int xu_catchup_check_since(const char *arg, int code, struct xu_error *err);
 
+/* The wall clock (CLOCK_REALTIME seconds): what the output stamps a stanza
+ * with and a new catch-up point is taken from. */
+double xu_catchup_wall_now(void);
+
 /* Loads the state file. *out NULL on error. rooms: the bare room JIDs. */
 int xu_catchup_new(const struct xu_catchup_opts *o, const char *const *rooms, size_t nrooms,
                    xu_emit_fn emit, void *ud, struct xu_catchup **out, struct xu_error *err);
