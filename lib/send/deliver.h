@@ -47,11 +47,11 @@ struct xu_deliver_cfg {
     /* every message */
     const char *type;      /* to users: chat (NULL), normal or headline; rooms get groupchat */
     const char *subject;   /* clean text or NULL */
-    const char *thread;
-    const char *lang;
+    char *thread;          /* (char *: an option table stores them; the engine only reads) */
+    char *lang;
     int receipt;           /* request XEP-0184 receipts and wait for them */
     /* rooms */
-    const char *nick;      /* NULL: the account's node */
+    char *nick;            /* NULL: the account's node */
     const char *room_password;
     int no_create;
     /* flow */
