@@ -83,6 +83,12 @@ static int add_file(struct xu_send_cfg *c, int id, const char *arg, struct xu_er
     return 0;
 }
 
+/* Not empty, clean text (no control characters), at most max bytes. */
+static int printable(const char *arg, size_t max)
+{
+    return *arg && xu_text_is_clean(arg, strlen(arg)) && strlen(arg) <= max;
+}
+
 int xu_send_option(void *cfg, int id, const char *arg, int from_config, struct xu_error *err)
 {
     struct xu_send_cfg *c = cfg;
@@ -92,26 +98,21 @@ int xu_send_option(void *cfg, int id, const char *arg, int from_config, struct x
     switch (id) {
     /* stored by the table; checked here */
     case XU_SEND_TYPE:
-        if (strcmp(arg, "chat") && strcmp(arg, "normal") && strcmp(arg, "headline") &&
-            strcmp(arg, "groupchat"))
-            return xu_error_set(err, code,
-                                "--type must be chat, normal, headline or groupchat, not '%s'", arg);
-        return 0;
+        return strcmp(arg, "chat") && strcmp(arg, "normal") && strcmp(arg, "headline") &&
+                       strcmp(arg, "groupchat")
+                   ? xu_error_set(err, code,
+                                  "--type must be chat, normal, headline or groupchat, not '%s'", arg)
+                   : 0;
     case XU_SEND_THREAD:
-        if (!*arg || !xu_text_is_clean(arg, strlen(arg)) || strlen(arg) > 256)
-            return xu_error_set(err, code, "--thread needs a printable id of at most 256 bytes");
-        return 0;
+        return printable(arg, 256) ? 0 : xu_error_set(err, code, "--thread needs a printable id of at most 256 bytes");
     case XU_SEND_LANG:
-        if (!*arg || strlen(arg) > 35 ||
-            strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
-                strlen(arg))
-            return xu_error_set(err, code, "--lang needs a language tag such as en or pt-BR, not '%s'",
-                                arg);
-        return 0;
+        return *arg && strlen(arg) <= 35 &&
+                       strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") ==
+                           strlen(arg)
+                   ? 0
+                   : xu_error_set(err, code, "--lang needs a language tag such as en or pt-BR, not '%s'", arg);
     case XU_SEND_NICK:
-        if (!*arg || !xu_text_is_clean(arg, strlen(arg)) || strlen(arg) > 1023)
-            return xu_error_set(err, code, "--nick needs a printable nickname");
-        return 0;
+        return printable(arg, 1023) ? 0 : xu_error_set(err, code, "--nick needs a printable nickname");
     /* checked and stored here */
     case XU_SEND_RATE:
         if (parse_rate(arg, &c->d.rate) < 0)
