@@ -96,9 +96,7 @@ int main(int argc, char **argv)
         "Send a message (from -m or standard input), each line of standard input (--lines), or\n"
         "stanzas (--xml) to each RECIPIENT (a JID, or a room with --muc or xmpp:ROOM?join); exit 0\n"
         "only once the server has acknowledged all of them.",
-        options, xu_send_option, &c,
-        xu_send_exit_notes,
-        .given = &c.given,
+        options, xu_send_option, &c, xu_send_exit_notes, .given = &c.given,
     };
     struct xu_error err = {0, ""};
     struct xu_opts o;
