@@ -246,9 +246,9 @@ static int run(struct engine *e, struct xu_error *err)
             }
         }
         fd = xu_dl_input_fd(e);
-        inbound = e->inbound;
+        inbound = e->s.rx_stanzas; /* stanzas arriving: look again at once */
         rc = xu_session_step(&e->s, e->state == UP ? xu_dl_next_wait(e, now) : 0.05, fd, &ready);
-        e->busy = e->inbound != inbound;
+        e->busy = e->s.rx_stanzas != inbound;
         if (ready) {
             int rrc = xu_dl_read_input(e);
             if (rrc)

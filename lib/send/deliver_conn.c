@@ -72,14 +72,6 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 1;
 }
 
-static int on_any(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
-{
-    (void)conn;
-    (void)st;
-    ((struct engine *)ud)->inbound++;
-    return 1;
-}
-
 void xu_dl_free_rooms(struct engine *e)
 {
     int i;
@@ -277,7 +269,6 @@ int xu_dl_session_up(struct engine *e)
     xu_bounces_watch(&e->s, &e->bounces);
     xmpp_handler_add(e->s.conn, xu_dl_on_message, NULL, "message", NULL, e);
     xmpp_handler_add(e->s.conn, on_presence, NULL, "presence", NULL, e);
-    xmpp_handler_add(e->s.conn, on_any, NULL, NULL, NULL, e);
     for (i = 0; i < c->nto; i++) {
         if (!c->is_room[i])
             continue;

@@ -87,7 +87,6 @@ struct engine {
     unsigned long since_ping;
     unsigned long messages, stanzas;     /* in total */
     double last_activity;
-    unsigned long inbound;               /* stanzas received, to notice activity */
     /* XEP-0198: what the server's counts mean, and what resumes */
     struct sm_mark *marks;
     size_t nmarks, capmarks;
