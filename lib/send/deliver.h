@@ -1,19 +1,22 @@
 /* Delivering messages and stanzas so that none is lost: the engine behind
- * xmpp-send. Input is one message body, a stream of lines, or a stream of
- * stanzas; output goes to users and rooms over one connection at a time,
- * reconnecting with backoff, rejoining rooms and resending whatever the
- * server had not acknowledged.
+ * xmpp-send (lib/send/send.h prepares its configuration). Input is one
+ * message body, a stream of lines, or a stream of stanzas; output goes to
+ * users and rooms over one connection at a time, reconnecting with the
+ * suite's backoff (xmpp/reconnect.h), rejoining rooms and resending
+ * whatever the server had not acknowledged.
+ *
+ * It owns, for the length of xu_deliver: the sessions, the outbox of what
+ * is read and not yet acknowledged, the --trace transcript shared by the
+ * sessions, and (streaming only) the SIGINT/SIGTERM/SIGHUP handlers, which
+ * it restores. The configuration and its strings stay the caller's.
  *
  * Acknowledgement: an XEP-0199 ping to the server after each burst of
- * messages (at most every PING_EVERY messages). The server handles a
- * client's stanzas in order, so its answer proves that every stanza sent
- * before the ping was accepted (or bounced, which we also see). We do not
- * use XEP-0198 stream management: without resumption (which libstrophe
- * 0.12 cannot do under our own control) its <a h=…/> says nothing more on
- * a reconnect than a ping answer does, it does not exist for XEP-0114
- * components, and it obliges the client to count every inbound stanza
- * exactly and answer the server's <r/> — a wrong count makes Prosody end
- * the stream, and miscounting is exactly libstrophe 0.12's own SM bug. */
+ * messages (at most every 64). The server handles a client's stanzas in
+ * order, so its answer proves that every stanza sent before the ping was
+ * accepted (or bounced, which we also see). A stream uses XEP-0198 where
+ * the server offers it: <a h/> counts per stanza, and resumption after a
+ * cut resends only what the server had not counted. Its parts, one job per
+ * file, are listed in deliver_int.h. */
 #ifndef XU_DELIVER_H
 #define XU_DELIVER_H
 
@@ -47,11 +50,11 @@ struct xu_deliver_cfg {
     /* every message */
     const char *type;      /* to users: chat (NULL), normal or headline; rooms get groupchat */
     const char *subject;   /* clean text or NULL */
-    const char *thread;
-    const char *lang;
+    char *thread;          /* (char *: an option table stores them; the engine only reads) */
+    char *lang;
     int receipt;           /* request XEP-0184 receipts and wait for them */
     /* rooms */
-    const char *nick;      /* NULL: the account's node */
+    char *nick;            /* NULL: the account's node */
     const char *room_password;
     int no_create;
     /* flow */
