@@ -13,7 +13,7 @@
 #include "base/secret.h"
 #include "listen/catchup.h"
 #include "listen/listen_signals.h"
-#include "omemo/decrypt.h"
+#include "listen/omemo_decrypt.h"
 #include "xml/stanza_out.h"
 #include "xmpp/keepalive.h"
 #include "xmpp/muc.h"

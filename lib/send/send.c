@@ -10,8 +10,8 @@
 #include "base/msg.h"
 #include "base/secret.h"
 #include "base/text.h"
-#include "omemo/encrypt.h"
-#include "omemo/file.h"
+#include "send/omemo_encrypt.h"
+#include "send/omemo_file.h"
 #include "xmpp/message.h"
 #include "xmpp/muc.h"
 

@@ -6,8 +6,8 @@
  * (deliver.h): the option values that need more than a store (--rate,
  * --file and the --file-name/--file-type that go with it, ...), the
  * recipients (JIDs, rooms), the body (-m or standard input), the room
- * password, the --file uploads (plain or OMEMO, upload.h, omemo/file.h)
- * whose URLs become messages, and the OMEMO hooks (omemo/encrypt.h). It
+ * password, the --file uploads (plain or OMEMO, upload.h, send/omemo_file.h)
+ * whose URLs become messages, and the OMEMO hooks (send/omemo_encrypt.h). It
  * runs the delivery and returns its exit code with err set. */
 #ifndef XU_SEND_H
 #define XU_SEND_H

@@ -8,7 +8,7 @@
  * file, standard input spooled to a temp file, an encrypted copy: any fd of
  * known size, with the name and type to announce). xu_upload_files is what
  * xmpp-send --file does: it opens the files and hands them to the engine;
- * lib/omemo/file.c encrypts them first and does the same. The engine's
+ * lib/send/omemo_file.c encrypts them first and does the same. The engine's
  * parts are in send/upload_int.h. */
 #ifndef XU_UPLOAD_H
 #define XU_UPLOAD_H
@@ -69,7 +69,7 @@ struct xu_upload_file {
 };
 
 /* A way of turning files into sources: plain (upload_source.c) or
- * encrypted (omemo/file.c). Each file has a state of `size` bytes that
+ * encrypted (send/omemo_file.c). Each file has a state of `size` bytes that
  * starts with its struct xu_upload_src (fd -1 until opened). */
 struct xu_upload_kind {
     size_t size;

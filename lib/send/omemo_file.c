@@ -1,4 +1,4 @@
-/* xmpp-send --omemo --file (see omemo/file.h): the files are encrypted
+/* xmpp-send --omemo --file (see send/omemo_file.h): the files are encrypted
  * here, then uploaded by the one upload engine (send/upload.h). */
 #include <errno.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 #include <openssl/rand.h>
 
 #include "base/msg.h"
-#include "omemo/file.h"
+#include "send/omemo_file.h"
 #include "xmpp/session.h"
 
 #define KEY_LEN 32

@@ -1,7 +1,7 @@
 /* xmpp-send --omemo (see omemo_send.h). */
 #include <string.h>
 
-#include "omemo/encrypt.h"
+#include "send/omemo_encrypt.h"
 #include "send/upload.h"
 
 static int up(struct xu_session *s, void *ud, struct xu_error *err)

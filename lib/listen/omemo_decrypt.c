@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "omemo/decrypt.h"
+#include "listen/omemo_decrypt.h"
 #include "base/text.h"
 
 static void set_body(xmpp_stanza_t *msg, const char *text)
