@@ -93,64 +93,22 @@ static double until(struct xu_session *s)
     return s->deadline > 0 && s->deadline < t ? s->deadline : t;
 }
 
-struct waiting {
-    struct xu_iq_pending *asked; /* the one request: iq.c says what answers it */
-    const char *own;
-    xmpp_stanza_t *reply;
-};
-
-static int on_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
-{
-    struct waiting *w = ud;
-
-    (void)conn;
-    if (w->reply || !xu_iq_pending_answer(w->asked, st, w->own, NULL))
-        return 1; /* not the answer: keep waiting */
-    w->reply = xmpp_stanza_copy(st);
-    return 0;
-}
-
-/* Send iq (released) and wait; 0 with *reply (caller releases), or an error.
- * Not xu_iq_request: its steps of up to 1 s stall on an answer larger than
- * libstrophe's 4 KiB read (a bundle with 100 prekeys is ~7 KiB) until the
- * step times out, since the rest sits in OpenSSL's buffer, which poll()
- * does not see. Short steps bound that wait. */
+/* Send iq (released) and wait; 0 with *reply (caller releases), or an error. */
 static int request(struct xu_session *s, xmpp_stanza_t *iq, xmpp_stanza_t **reply,
                    struct xu_error *err)
 {
     char *id = xu_session_new_id(s);
-    const char *to = xmpp_stanza_get_to(iq);
-    struct waiting w = {xu_iq_pending_new(), s->bound_jid, NULL};
-    double end = until(s);
-    int rc = 0;
+    int rc;
 
     *reply = NULL;
-    if (!id || !w.asked || xu_iq_pending_add(w.asked, id, to, 0) < 0) {
-        free(id);
-        xu_iq_pending_free(w.asked);
+    if (!id) {
         xmpp_stanza_release(iq);
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     }
     xmpp_stanza_set_id(iq, id);
-    xmpp_id_handler_add(s->conn, on_answer, id, &w);
-    xu_session_send(s, iq);
-    while (!w.reply) {
-        if (xu_now() >= end) {
-            rc = xu_error_set(err, XU_EX_TEMPFAIL, "OMEMO: no answer from %s to a PEP request in time",
-                              to ? to : "the server");
-            break;
-        }
-        if ((rc = xu_session_step(s, 0.005, -1, NULL)) != 0) {
-            rc = xu_error_set(err, rc, "%s", s->err.msg);
-            break;
-        }
-    }
-    if (!w.reply)
-        xmpp_id_handler_delete(s->conn, on_answer, id);
-    xu_iq_pending_free(w.asked);
     free(id);
+    rc = xu_iq_ask(s, iq, until(s), "an OMEMO (PEP) request in time", reply, err);
     xmpp_stanza_release(iq);
-    *reply = w.reply;
     return rc;
 }
 

@@ -2,7 +2,6 @@
  * upload service and its size limit (disco#items, disco#info), asking it
  * for a slot, and what its refusals mean as exit codes. */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,76 +24,6 @@
 static double iq_until(double until)
 {
     return until > 0 ? until : xu_now() + IQ_WAIT;
-}
-
-/* ---- iq round trips ---- */
-
-struct answer {
-    struct xu_iq_pending *asked; /* the one request: iq.c says what answers it */
-    const char *own_jid;
-    xmpp_stanza_t *reply;
-};
-
-static int on_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
-{
-    struct answer *a = ud;
-
-    (void)conn;
-    if (a->reply || !xu_iq_pending_answer(a->asked, st, a->own_jid, NULL))
-        return 1;
-    a->reply = xmpp_stanza_clone(st);
-    return 0;
-}
-
-/* Send iq and wait for its answer, as xu_iq_request does, but without its
- * idle second per request: xu_session_step(s, w, -1, …) on a ready session
- * sleeps w even when the answer was read in the same turn (a loopback
- * server answers that fast), and discovery plus a slot are 4-6 requests.
- * Here the loop runs libstrophe without waiting and sleeps in poll() on the
- * socket itself, at most 50 ms at a time (OpenSSL may hold a record that
- * poll() does not see). */
-static int iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_stanza_t **reply,
-                  struct xu_error *err)
-{
-    struct answer a = {xu_iq_pending_new(), s->bound_jid, NULL};
-    const char *id = xmpp_stanza_get_id(iq), *to = xmpp_stanza_get_to(iq);
-    struct pollfd p;
-    char shown[300];
-    double now, w;
-    int rc = 0;
-
-    *reply = NULL;
-    if (!a.asked || xu_iq_pending_add(a.asked, id, to, 0) < 0) {
-        xu_iq_pending_free(a.asked);
-        return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    }
-    xmpp_id_handler_add(s->conn, on_answer, id, &a);
-    xu_session_send(s, iq);
-    for (;;) {
-        rc = xu_session_step(s, 0, -1, NULL);
-        if (rc) {
-            rc = xu_error_set(err, rc, "%s", s->err.msg);
-            break;
-        }
-        if (a.reply)
-            break;
-        now = xu_now();
-        if (now >= until) {
-            xu_sanitize_terminal(shown, sizeof shown, to ? to : "the server");
-            rc = xu_error_set(err, XU_EX_TEMPFAIL, "no answer from %s to our request", shown);
-            break;
-        }
-        w = until - now < 0.05 ? until - now : 0.05;
-        p.fd = s->sock;
-        p.events = POLLIN;
-        if (s->sock >= 0)
-            poll(&p, 1, (int)(w * 1000) + 1);
-    }
-    if (!a.reply)
-        xmpp_id_handler_delete(s->conn, on_answer, id);
-    xu_iq_pending_free(a.asked);
-    *reply = a.reply;
-    return rc;
 }
 
 /* An iq get to `to` with an empty <child xmlns=ns/>, with a fresh id. */
@@ -182,7 +111,7 @@ static int probe_info(struct xu_session *s, const char *jid, double until,
 
     if (!iq)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    rc = iq_ask(s, iq, iq_until(until), &reply, err);
+    rc = xu_iq_ask(s, iq, iq_until(until), "our request", &reply, err);
     xmpp_stanza_release(iq);
     if (rc)
         return -rc;
@@ -208,7 +137,7 @@ int xu_upload_discover(struct xu_session *s, double until, struct xu_upload_serv
     iq = new_iq(s, domain, "query", NS_DISCO_ITEMS);
     if (!iq)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    rc = iq_ask(s, iq, iq_until(until), &reply, err);
+    rc = xu_iq_ask(s, iq, iq_until(until), "our request", &reply, err);
     xmpp_stanza_release(iq);
     if (rc)
         return rc;
@@ -410,7 +339,7 @@ int xu_upload_request_slot(struct xu_session *s, const struct xu_upload_service 
     xmpp_stanza_set_attribute(req, "size", size);
     if (src->type)
         xmpp_stanza_set_attribute(req, "content-type", src->type);
-    rc = iq_ask(s, iq, iq_until(until), &reply, err);
+    rc = xu_iq_ask(s, iq, iq_until(until), "our request", &reply, err);
     xmpp_stanza_release(iq);
     if (rc)
         return rc;

@@ -182,8 +182,8 @@ static int on_reply(xmpp_conn_t *conn, xmpp_stanza_t *stanza, void *ud)
     return 0;
 }
 
-int xu_iq_request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_stanza_t **reply,
-                  struct xu_error *err)
+int xu_iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, const char *what,
+              xmpp_stanza_t **reply, struct xu_error *err)
 {
     struct request r = {xmpp_stanza_get_to(iq), s->bound_jid, NULL};
     const char *id = xmpp_stanza_get_id(iq);
@@ -201,9 +201,15 @@ int xu_iq_request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_st
         if (now >= until) {
             xu_sanitize_terminal(to, sizeof to, r.to ? r.to : "the server");
             xu_sanitize_terminal(shown, sizeof shown, id);
-            rc = xu_error_set(err, XU_EX_TEMPFAIL, "no answer from %s to iq '%s'", to, shown);
+            if (what)
+                rc = xu_error_set(err, XU_EX_TEMPFAIL, "no answer from %s to %s", to, what);
+            else
+                rc = xu_error_set(err, XU_EX_TEMPFAIL, "no answer from %s to iq '%s'", to, shown);
             break;
         }
+        /* the step returns as soon as a turn read something, and does not
+         * sleep over what OpenSSL holds (xu_session_step): the answer is
+         * seen when it arrives, however large */
         rc = xu_session_step(s, until - now < 1.0 ? until - now : 1.0, -1, NULL);
         if (rc) {
             rc = xu_error_set(err, rc, "%s", s->err.msg);
@@ -214,4 +220,10 @@ int xu_iq_request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_st
         xmpp_id_handler_delete(s->conn, on_reply, id);
     *reply = r.reply;
     return rc;
+}
+
+int xu_iq_request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_stanza_t **reply,
+                  struct xu_error *err)
+{
+    return xu_iq_ask(s, iq, until, NULL, reply, err);
 }

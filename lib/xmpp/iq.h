@@ -52,4 +52,9 @@ xmpp_stanza_t *xu_iq_new_child(struct xu_session *s, const char *type, const cha
 int xu_iq_request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_stanza_t **reply,
                   struct xu_error *err);
 
+/* The same, with the timeout said as "no answer from TO to WHAT" (e.g.
+ * "our request"); what NULL: "to iq 'ID'". */
+int xu_iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, const char *what,
+              xmpp_stanza_t **reply, struct xu_error *err);
+
 #endif
