@@ -7,7 +7,6 @@
 
 #include "base/msg.h"
 #include "base/opts.h"
-#include "base/stdfds.h"
 #include "bind/bind.h"
 
 enum { O_STDIO = 1000, O_IQ, O_QUERY, O_PRESENCE };
@@ -26,24 +25,22 @@ int main(int argc, char **argv)
 {
     struct xu_bind_cfg cfg = {0, 0, 0, NULL};
     struct xu_tool tool = {
-        "xmpp-bind", "[options] [--stdio | --iq | --query XML]",
-        "Log in (or connect as a XEP-0114 component) and print the bound JID; with --stdio,\n"
-        "bridge stanzas between standard input/output and the server; with --iq, send one\n"
-        "request and print its answer.",
-        bind_options, NULL, &cfg,
-        "   1  --iq: the answer was an error (condition on stderr)\n"
-        "  65  also: malformed input (line and column on stderr); bind refused: bad-request\n"
-        "  75  also: no answer in time; bind refused: conflict, or replaced by another login\n"
-        "  77  also: bind refused: not-allowed; component handshake rejected\n",
-        .given = NULL,
+        .name = "xmpp-bind",
+        .synopsis = "[options] [--stdio | --iq | --query XML]",
+        .summary = "Log in (or connect as a XEP-0114 component) and print the bound JID; with --stdio,\n"
+                   "bridge stanzas between standard input/output and the server; with --iq, send one\n"
+                   "request and print its answer.",
+        .options = bind_options, .state = &cfg,
+        .exit_notes = "   1  --iq: the answer was an error (condition on stderr)\n"
+                      "  65  also: malformed input (line and column on stderr); bind refused: bad-request\n"
+                      "  75  also: no answer in time; bind refused: conflict, or replaced by another login\n"
+                      "  77  also: bind refused: not-allowed; component handshake rejected\n",
     };
     struct xu_error err = {0, ""};
     struct xu_opts o;
     int first, rc;
 
-    if (xu_stdfds_init() != 0)
-        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
-    rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
+    rc = xu_opts_start(&o, &tool, argc, argv, &first, &err);
     /* the cross-option checks */
     if (rc == 0 && argc - first > 0)
         rc = xu_error_set(&err, XU_EX_USAGE, "no operands expected (see --help)");

@@ -6,7 +6,6 @@
 
 #include "base/msg.h"
 #include "base/opts.h"
-#include "base/stdfds.h"
 #include "listen/listen.h"
 
 #define CFG struct xu_listen_cfg /* for the XU_TO entries */
@@ -61,26 +60,24 @@ int main(int argc, char **argv)
 {
     struct xu_listen_cfg cfg;
     struct xu_tool tool = {
-        "xmpp-listen", "[options]",
-        "Stay online and print every incoming stanza on standard output, one per line,\n"
-        "until interrupted, --count stanzas were printed, or --timeout/--idle expires.",
-        listen_options, xu_listen_apply, &cfg,
-        "  --timeout and --idle end the run with 0 if anything was printed, else 75.\n"
-        "  --timeout on the command line is the listening time; without it xmpp-listen\n"
-        "  runs until stopped, and the timeout setting bounds each connection attempt.\n"
-        "  SIGTERM, SIGINT and SIGHUP close the session cleanly and exit 0; so does a\n"
-        "  reader of standard output that goes away. 74: writing the output failed.\n",
-        .given = NULL,
+        .name = "xmpp-listen",
+        .synopsis = "[options]",
+        .summary = "Stay online and print every incoming stanza on standard output, one per line,\n"
+                   "until interrupted, --count stanzas were printed, or --timeout/--idle expires.",
+        .options = listen_options, .apply = xu_listen_apply, .state = &cfg,
+        .exit_notes = "  --timeout and --idle end the run with 0 if anything was printed, else 75.\n"
+                      "  --timeout on the command line is the listening time; without it xmpp-listen\n"
+                      "  runs until stopped, and the timeout setting bounds each connection attempt.\n"
+                      "  SIGTERM, SIGINT and SIGHUP close the session cleanly and exit 0; so does a\n"
+                      "  reader of standard output that goes away. 74: writing the output failed.\n",
     };
     struct xu_error err = {0, ""};
     struct xu_opts o;
     int first, rc;
 
-    if (xu_stdfds_init() != 0)
-        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     if (xu_listen_cfg_init(&cfg) != 0)
         return xu_report(&(struct xu_error){XU_EX_OSERR, "out of memory"});
-    rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
+    rc = xu_opts_start(&o, &tool, argc, argv, &first, &err);
     if (rc == 0)
         rc = check_usage(&o, &cfg, first < argc, argv[first < argc ? first : 0], &err);
     if (rc == 0)

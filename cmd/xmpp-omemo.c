@@ -17,21 +17,21 @@ static const struct xu_option omemo_options[] = {
 int main(int argc, char **argv)
 {
     struct xu_tool tool = {
-        "xmpp-omemo", "[options] fingerprint | devices [JID...] | trust JID DEVICE | distrust JID DEVICE",
-        "The account's OMEMO keys and trust decisions: our device and fingerprint, the devices\n"
-        "of contacts (fetched from the server) with fingerprints and trust, and trust (verified)\n"
-        "or distrust of one, by device id or fingerprint.",
-        omemo_options, NULL, NULL,
-        "  (65 also: no known device of that JID matches; 77 also: the key store can be read\n"
-        "   by others)\n",
-        .given = NULL,
+        .name = "xmpp-omemo",
+        .synopsis = "[options] fingerprint | devices [JID...] | trust JID DEVICE | distrust JID DEVICE",
+        .summary = "The account's OMEMO keys and trust decisions: our device and fingerprint, the devices\n"
+                   "of contacts (fetched from the server) with fingerprints and trust, and trust (verified)\n"
+                   "or distrust of one, by device id or fingerprint.",
+        .options = omemo_options,
+        .exit_notes = "  (65 also: no known device of that JID matches; 77 also: the key store can be read\n"
+                      "   by others)\n",
     };
     struct xu_error err = {0, ""};
     struct xu_opts o;
     char *cmd = NULL;
     int first = 0, nargs = 0, rc;
 
-    rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
+    rc = xu_opts_start(&o, &tool, argc, argv, &first, &err);
     if (rc == 0) { /* the cross-option checks */
         nargs = argc - first;
         cmd = nargs > 0 ? argv[first] : NULL;

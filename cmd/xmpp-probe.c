@@ -7,7 +7,6 @@
 
 #include "base/msg.h"
 #include "base/opts.h"
-#include "base/stdfds.h"
 #include "probe/probe.h"
 
 #define FLAG_IN(field) XU_TO(XU_STORE_FLAG, struct probe_opts, field)
@@ -41,32 +40,30 @@ int main(int argc, char **argv)
 {
     struct probe_opts po;
     struct xu_tool tool = {
-        "xmpp-probe", "[options] [TARGET...]",
-        "Probe an XMPP server stage by stage (DNS, TCP, stream, features, TLS and its\n"
-        "certificate; with an account: SASL, bind, ping, disco#info, version), timing each,\n"
-        "and report as text, JSON, XML, a Nagios plugin or Prometheus metrics.\n"
-        "A TARGET is a DOMAIN or xmpp://HOST:PORT/DOMAIN (xmpps:// for direct TLS); several\n"
-        "are probed at once. DOMAIN defaults to the account's domain; in component and cm\n"
-        "mode the operand is the HOST to connect to. --serve runs a Prometheus exporter.",
-        probe_options, probe_apply_option, &po,
-        "  With --nagios: 0 ok, 1 warning, 2 critical, 3 unknown.\n"
-        "  A threshold or expectation that fails exits 1 (a negative answer).\n"
-        "  With several targets: the status of the worst one.\n",
-        .given = NULL,
+        .name = "xmpp-probe",
+        .synopsis = "[options] [TARGET...]",
+        .summary = "Probe an XMPP server stage by stage (DNS, TCP, stream, features, TLS and its\n"
+                   "certificate; with an account: SASL, bind, ping, disco#info, version), timing each,\n"
+                   "and report as text, JSON, XML, a Nagios plugin or Prometheus metrics.\n"
+                   "A TARGET is a DOMAIN or xmpp://HOST:PORT/DOMAIN (xmpps:// for direct TLS); several\n"
+                   "are probed at once. DOMAIN defaults to the account's domain; in component and cm\n"
+                   "mode the operand is the HOST to connect to. --serve runs a Prometheus exporter.",
+        .options = probe_options, .apply = probe_apply_option, .state = &po,
+        .exit_notes = "  With --nagios: 0 ok, 1 warning, 2 critical, 3 unknown.\n"
+                      "  A threshold or expectation that fails exits 1 (a negative answer).\n"
+                      "  With several targets: the status of the worst one.\n",
     };
     struct xu_error err = {0, ""};
     struct probe_run_ctx x;
     struct xu_opts o;
     int first = 0, rc, i, nagios = 0, component;
 
-    if (xu_stdfds_init() != 0)
-        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
     for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
         nagios |= strcmp(argv[i], "--nagios") == 0;
     signal(SIGPIPE, SIG_IGN);
     probe_opts_init(&po);
     memset(&x, 0, sizeof x);
-    rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
+    rc = xu_opts_start(&o, &tool, argc, argv, &first, &err);
     if (rc == 0 && po.serve) {
         if ((rc = probe_serve_main(&tool, &po, argc, argv, first, &o, &err)) != 0)
             xu_report(&err);

@@ -5,7 +5,6 @@
 
 #include "base/msg.h"
 #include "base/opts.h"
-#include "base/stdfds.h"
 #include "send/send.h"
 
 #define STR(field) XU_TO(XU_STORE_STRING, struct xu_send_cfg, field)
@@ -92,19 +91,18 @@ int main(int argc, char **argv)
 {
     struct xu_send_cfg c = XU_SEND_CFG_INIT;
     struct xu_tool tool = {
-        "xmpp-send", "[options] RECIPIENT...",
-        "Send a message (from -m or standard input), each line of standard input (--lines), or\n"
-        "stanzas (--xml) to each RECIPIENT (a JID, or a room with --muc or xmpp:ROOM?join); exit 0\n"
-        "only once the server has acknowledged all of them.",
-        options, xu_send_option, &c, xu_send_exit_notes, .given = &c.given,
+        .name = "xmpp-send",
+        .synopsis = "[options] RECIPIENT...",
+        .summary = "Send a message (from -m or standard input), each line of standard input (--lines), or\n"
+                   "stanzas (--xml) to each RECIPIENT (a JID, or a room with --muc or xmpp:ROOM?join); exit 0\n"
+                   "only once the server has acknowledged all of them.",
+        .options = options, .apply = xu_send_option, .state = &c, .exit_notes = xu_send_exit_notes, .given = &c.given,
     };
     struct xu_error err = {0, ""};
     struct xu_opts o;
     int first = 0, rc;
 
-    if (xu_stdfds_init() != 0)
-        return XU_EX_OSERR; /* no /dev/null: nowhere safe to write */
-    rc = xu_opts_parse(&o, &tool, argc, argv, &first, &err);
+    rc = xu_opts_start(&o, &tool, argc, argv, &first, &err);
     if (rc == 0)
         rc = check(&c, &tool, &err);
     if (rc == 0)

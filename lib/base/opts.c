@@ -16,6 +16,7 @@
 
 #include "base/config.h"
 #include "base/mechanisms.h"
+#include "base/stdfds.h"
 #include "base/jid.h"
 #include "base/msg.h"
 #include "base/secret.h"
@@ -649,4 +650,15 @@ void xu_opts_free(struct xu_opts *o)
     free(o->secret_file);
     free(o->sasl_mechanisms);
     memset(o, 0, sizeof *o);
+}
+
+int xu_opts_start(struct xu_opts *o, const struct xu_tool *tool, int argc, char **argv,
+                  int *first_arg, struct xu_error *err)
+{
+    memset(o, 0, sizeof *o);
+    xu_msg_init(argv[0]);
+    if (xu_stdfds_init() != 0)
+        return xu_error_set(err, XU_EX_OSERR, "cannot open /dev/null for a closed standard "
+                            "descriptor");
+    return xu_opts_parse(o, tool, argc, argv, first_arg, err);
 }

@@ -106,6 +106,13 @@ int xu_opts_given(const struct xu_tool *tool, int id);
 int xu_opts_parse(struct xu_opts *o, const struct xu_tool *tool, int argc,
                   char **argv, int *first_arg, struct xu_error *err);
 
+/* Every tool's first step: the standard descriptors made safe
+ * (base/stdfds.h: before anything opens a file or a socket), then
+ * xu_opts_parse. When /dev/null cannot be opened for a closed descriptor
+ * it returns XU_EX_OSERR without parsing anything. */
+int xu_opts_start(struct xu_opts *o, const struct xu_tool *tool, int argc, char **argv,
+                  int *first_arg, struct xu_error *err);
+
 /* Release what xu_opts_parse allocated; wipes the password. */
 void xu_opts_free(struct xu_opts *o);
 
