@@ -187,68 +187,6 @@ static void child_text(xmpp_stanza_t *parent, const char *name, char *buf, size_
     }
 }
 
-/* ---- one request, waited for ---- */
-
-struct reply_wait {
-    const char *to;
-    const char *own;
-    xmpp_stanza_t *reply;
-};
-
-static int on_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
-{
-    struct reply_wait *w = ud;
-    const char *type = xmpp_stanza_get_type(st);
-
-    (void)conn;
-    if (!type || (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
-        return 1;
-    if (!xu_iq_from_matches(w->to, xmpp_stanza_get_from(st), w->own))
-        return 1; /* not from the archive asked */
-    w->reply = xmpp_stanza_clone(st);
-    return 0;
-}
-
-/* Like xu_iq_request, but the answer is taken as soon as it is read: a page
- * ends with it right behind hundreds of results, often in the same read,
- * and a wait that only looks at the socket would sleep with it unread (what
- * OpenSSL holds decrypted is invisible to poll). So the session's wait runs
- * on a descriptor that never becomes ready, which makes xu_session_step
- * poll the socket and then drain libstrophe, returning at once. */
-static int request(struct xu_session *s, xmpp_stanza_t *iq, double until, xmpp_stanza_t **reply,
-                   struct xu_error *err)
-{
-    static int idle_fds[2] = {-1, -1};
-    struct reply_wait w = {xmpp_stanza_get_to(iq), s->bound_jid, NULL};
-    const char *id = xmpp_stanza_get_id(iq);
-    double now, wait;
-    int rc = 0, ready;
-
-    *reply = NULL;
-    if (idle_fds[0] < 0 && pipe2(idle_fds, O_CLOEXEC) < 0)
-        return xu_iq_request(s, iq, until, reply, err);
-    xmpp_id_handler_add(s->conn, on_reply, id, &w);
-    xu_session_send(s, iq);
-    while (!w.reply) {
-        now = xu_now();
-        if (now >= until) {
-            rc = xu_error_set(err, XU_EX_TEMPFAIL, "no answer from the archive within %.0f s",
-                              until - now + 0.5);
-            break;
-        }
-        wait = until - now < 0.2 ? until - now : 0.2;
-        rc = xu_session_step(s, wait, idle_fds[0], &ready);
-        if (rc) {
-            rc = xu_error_set(err, rc, "%s", s->err.msg);
-            break;
-        }
-    }
-    if (!w.reply && s->conn)
-        xmpp_id_handler_delete(s->conn, on_reply, id);
-    *reply = w.reply;
-    return rc;
-}
-
 int xu_mam_page(struct xu_session *s, const struct xu_mam_query *q, double until,
                 xu_mam_item_fn fn, void *ud, struct xu_mam_page *page, struct xu_error *err)
 {
@@ -279,7 +217,7 @@ int xu_mam_page(struct xu_session *s, const struct xu_mam_query *q, double until
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
     }
     xmpp_handler_add(s->conn, on_result, NULL, "message", NULL, &a);
-    rc = request(s, iq, until, &reply, err);
+    rc = xu_iq_ask(s, iq, until, "the archive query", &reply, err);
     if (s->conn)
         xmpp_handler_delete(s->conn, on_result);
     xmpp_stanza_release(iq);

@@ -216,7 +216,7 @@ int xu_iq_ask(struct xu_session *s, xmpp_stanza_t *iq, double until, const char 
             break;
         }
     }
-    if (!r.reply)
+    if (!r.reply && s->conn)
         xmpp_id_handler_delete(s->conn, on_reply, id);
     *reply = r.reply;
     return rc;
