@@ -22,25 +22,12 @@
 static int iq_query(struct xu_session *s, const char *to, const char *ns, xmpp_stanza_t **reply,
                     struct xu_error *err)
 {
-    xmpp_stanza_t *iq, *q;
-    char *id = xu_session_new_id(s);
+    xmpp_stanza_t *iq = xu_iq_new_child(s, "get", "query", ns, NULL);
     int rc;
 
     *reply = NULL;
-    iq = id ? xmpp_iq_new(s->ctx, "get", id) : NULL;
-    q = xmpp_stanza_new(s->ctx);
-    free(id);
-    if (!iq || !q) {
-        if (iq)
-            xmpp_stanza_release(iq);
-        if (q)
-            xmpp_stanza_release(q);
+    if (!iq)
         return xu_error_set(err, XU_EX_OSERR, "out of memory");
-    }
-    xmpp_stanza_set_name(q, "query");
-    xmpp_stanza_set_ns(q, ns);
-    xmpp_stanza_add_child(iq, q);
-    xmpp_stanza_release(q);
     xmpp_stanza_set_to(iq, to);
     rc = xu_iq_request(s, iq, s->deadline > 0 ? s->deadline : xu_now() + 86400, reply, err);
     xmpp_stanza_release(iq);

@@ -8,6 +8,7 @@
 #include "base/jid.h"
 #include "xmpp/message.h"
 #include "base/msg.h"
+#include "xml/stanza_out.h"
 
 struct join_state {
     struct xu_session *s;
@@ -111,24 +112,21 @@ static xmpp_stanza_t *join_presence(struct xu_session *s, const struct xu_muc_jo
 /* Unlock a room we just created with the default configuration. */
 static int make_instant(struct xu_session *s, const char *room, struct xu_error *err)
 {
-    char *id = xu_session_new_id(s), why[400];
-    xmpp_stanza_t *iq = xmpp_iq_new(s->ctx, "set", id), *q, *x, *reply = NULL;
+    char why[400];
+    xmpp_stanza_t *q, *x, *reply = NULL,
+                  *iq = xu_iq_new_child(s, "set", "query", XU_NS_MUC_OWNER, &q);
     const char *type;
     int rc;
 
-    free(id);
+    x = iq ? xu_stanza_add_el(q, "x", "jabber:x:data") : NULL;
+    if (!x) {
+        if (iq)
+            xmpp_stanza_release(iq);
+        return xu_error_set(err, XU_EX_OSERR, "out of memory");
+    }
     xmpp_stanza_set_to(iq, room);
-    q = xmpp_stanza_new(s->ctx);
-    xmpp_stanza_set_name(q, "query");
-    xmpp_stanza_set_ns(q, XU_NS_MUC_OWNER);
-    x = xmpp_stanza_new(s->ctx);
-    xmpp_stanza_set_name(x, "x");
-    xmpp_stanza_set_ns(x, "jabber:x:data");
+    /* an empty submitted form: the room's default configuration (instant room) */
     xmpp_stanza_set_type(x, "submit");
-    xmpp_stanza_add_child(q, x);
-    xmpp_stanza_add_child(iq, q);
-    xmpp_stanza_release(x);
-    xmpp_stanza_release(q);
     rc = xu_iq_request(s, iq, s->deadline > 0 ? s->deadline : xu_now() + 86400, &reply, err);
     xmpp_stanza_release(iq);
     if (rc)
