@@ -48,17 +48,17 @@ static int check(struct xu_send_cfg *c, const struct xu_tool *t, struct xu_error
         lines_only[] = {XU_SEND_BATCH, XU_SEND_ONE_PER_LINE, 0}, file_only[] = {XU_SEND_FILE_NAME, XU_SEND_FILE_TYPE, 0};
     const char *x;
 
-    if (c->xml && (x = xu_send_given_of(t, not_with_xml)))
+    if (c->xml && (x = xu_opts_given_of(t, not_with_xml)))
         FAIL("--%s does not go with --xml (the stanzas are sent as they are)", x);
     if (c->xml)
         c->lines = c->d.receipt = 0;
-    if (!c->lines && (x = xu_send_given_of(t, lines_only)))
+    if (!c->lines && (x = xu_opts_given_of(t, lines_only)))
         FAIL("--%s needs --lines", x);
-    if (c->nfiles && (x = xu_send_given_of(t, modes)))
+    if (c->nfiles && (x = xu_opts_given_of(t, modes)))
         FAIL("--file does not go with --%s", x);
     if (c->nfiles)
         c->lines = c->xml = 0;
-    else if ((x = xu_send_given_of(t, file_only)))
+    else if ((x = xu_opts_given_of(t, file_only)))
         FAIL("--%s needs --file", x);
     if (c->pending_name || c->pending_type)
         FAIL("--file-%s is given twice for one --file", c->pending_name ? "name" : "type");
@@ -81,7 +81,7 @@ static int check(struct xu_send_cfg *c, const struct xu_tool *t, struct xu_error
         return xu_error_set(err, GIVEN(OMEMO) ? XU_EX_USAGE : XU_EX_CONFIG,
                             "--omemo does not go with --xml (the stanzas are sent as they are)");
     /* --omemo --file: encrypted before upload (XEP-0454), under a random name and type */
-    if (c->omemo && (x = xu_send_given_of(t, file_only)))
+    if (c->omemo && (x = xu_opts_given_of(t, file_only)))
         FAIL("--%s does not go with --omemo (the encrypted file is uploaded under a random "
              "name, as application/octet-stream)", x);
     return 0;

@@ -377,6 +377,18 @@ int xu_opts_given(const struct xu_tool *tool, int id)
     return tool->given && id >= 1000 && id < 1064 && ((*tool->given >> (id - 1000)) & 1);
 }
 
+const char *xu_opts_given_of(const struct xu_tool *tool, const int *ids)
+{
+    const struct xu_option *o;
+
+    for (; *ids; ids++)
+        if (xu_opts_given(tool, *ids))
+            for (o = tool->options; o->name; o++)
+                if (o->id == *ids)
+                    return o->name;
+    return NULL;
+}
+
 static const struct xu_option *find_by_id(const struct xu_option *t, int id)
 {
     for (; t && t->name; t++)

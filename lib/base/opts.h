@@ -99,6 +99,9 @@ struct xu_tool {
 
 /* Was tool option id given on the command line (needs tool->given)? */
 int xu_opts_given(const struct xu_tool *tool, int id);
+/* The long name of the first of ids (0-terminated) given on the command
+ * line, for "--X does not go with --Y"; NULL when none was. */
+const char *xu_opts_given_of(const struct xu_tool *tool, const int *ids);
 
 /* Parse argv: --help/--version print and exit 0; then the config file
  * (account chosen by -a/-C) is loaded, then command-line options override it.

@@ -1,10 +1,8 @@
 #include "listen/mam.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "xmpp/iq.h"
 #include "base/jid.h"

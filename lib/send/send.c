@@ -92,7 +92,7 @@ static int check_recipients(const struct xu_send_cfg *c, const struct xu_tool *t
         return xu_error_set(err, XU_EX_USAGE,
                             "--omemo is for one-to-one messages; rooms are not supported (yet): "
                             "nothing was sent");
-    if (!rooms && xu_send_given_of(tool, room_only))
+    if (!rooms && xu_opts_given_of(tool, room_only))
         return xu_error_set(err, XU_EX_USAGE,
                             "--nick, --room-password-file and --no-create are for rooms (--muc)");
     return 0;

@@ -50,9 +50,6 @@ extern const char xu_send_exit_notes[];
  * Messages name the option as on the command line. */
 int xu_send_option(void *cfg, int id, const char *arg, int from_config, struct xu_error *err);
 
-/* The long name of the first option of ids (0-terminated) given on the
- * command line, or NULL: for the cross-option checks' messages. */
-const char *xu_send_given_of(const struct xu_tool *tool, const int *ids);
 
 /* Send to the n recipients in rcpt (JIDs, xmpp: URIs, rooms): check them
  * against the options, read the body, upload the files, set up OMEMO, and

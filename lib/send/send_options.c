@@ -149,15 +149,3 @@ int xu_send_option(void *cfg, int id, const char *arg, int from_config, struct x
     }
     return 0; /* a flag or a text the table stored, nothing to check */
 }
-
-const char *xu_send_given_of(const struct xu_tool *tool, const int *ids)
-{
-    const struct xu_option *o;
-
-    for (; *ids; ids++)
-        if (xu_opts_given(tool, *ids))
-            for (o = tool->options; o->name; o++)
-                if (o->id == *ids)
-                    return o->name;
-    return NULL;
-}
