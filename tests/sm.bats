@@ -55,3 +55,27 @@ tagged_dups() {
 	start_receiver r carol --offline --count 100000 --timeout 60
 	assert_lines_arrived r "$tag" 1 200
 }
+
+# A host whose server asks for acks only after 1000 stanzas
+# (tests/helpers/prosody.bash): whatever xmpp-send got must be counted by its
+# own <a/> before it closes, or the server hands it back to its sender or
+# stores it for the account's other clients. alice and bob have accounts
+# there with their usual passwords.
+@test "sm: a server that seldom asks for acks: the receipts xmpp-send got are not bounced, nor kept for the account's other clients" {
+	local d=$BATS_TEST_TMPDIR lazy=lazyack.$XU_DOMAIN tag
+	xu_needs_server prosody "the host that asks for acks seldom is set up for Prosody only"
+	tag=$(send_tag)
+	(umask 077 && xu_password alice >"$d/alice.pw" && xu_password bob >"$d/bob.pw")
+	start_receiver r bob --jid "bob@$lazy" --receipts --count 3
+	printf '%s a\n%s b\n%s c\n' "$tag" "$tag" "$tag" >"$d/in"
+	xsend -l --receipt --jid "alice@$lazy" --password-file "$d/alice.pw" "bob@$lazy" <"$d/in"
+	assert_status 0
+	wait_receiver r
+	assert_recv r "[.[] | select(.type == \"error\")] == []"
+	# alice's other client comes online: nothing was stored for it but what follows
+	start_receiver a alice --jid "alice@$lazy" --offline --count-all --count 1
+	xsend --jid "bob@$lazy" --password-file "$d/bob.pw" -m "$tag end" "alice@$lazy"
+	assert_status 0
+	wait_receiver a
+	assert_recv a "[.[].body] == [\"$tag end\"]"
+}

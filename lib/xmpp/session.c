@@ -253,6 +253,7 @@ void xu_session_close(struct xu_session *s)
     if (!s->conn || s->disconnected || !xmpp_conn_is_connected(s->conn))
         return;
     s->phase = XU_PHASE_CLOSING;
+    xu_sm_ack_before_close(s);
     xmpp_disconnect(s->conn);
     /* Give the server a moment to close its side, within the deadline. */
     until = xu_now() + 2.0;

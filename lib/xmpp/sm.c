@@ -107,6 +107,17 @@ static void start_counting(struct xu_session *s)
     xmpp_handler_add(s->conn, on_any, NULL, NULL, NULL, s);
 }
 
+/* The server keeps every stanza it sent us until we count it; one still
+ * uncounted when the stream closes is bounced back to its sender as
+ * service-unavailable (Prosody's mod_smacks), although we handled it. A
+ * receipt or a message that arrived just before the end would be reported
+ * as lost to the one who sent it: say how many we got before closing. */
+void xu_sm_ack_before_close(struct xu_session *s)
+{
+    if (s->sm_enabled)
+        xmpp_send_raw_string(s->conn, "<a xmlns='%s' h='%lu'/>", NS_SM, s->sm_in);
+}
+
 static int on_sm(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     struct xu_session *s = ud;
@@ -116,7 +127,8 @@ static int on_sm(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     (void)conn;
     if (!name || !ns || strcmp(ns, NS_SM) != 0)
         return 1;
-    if (strcmp(name, "r") == 0 && s->sm_enabled) {
+    if (strcmp(name, "r") == 0 && s->sm_enabled && s->phase != XU_PHASE_CLOSING) {
+        /* (once closing, nothing may follow our </stream:stream>) */
         xmpp_send_raw_string(s->conn, "<a xmlns='%s' h='%lu'/>", NS_SM, s->sm_in);
     } else if (strcmp(name, "a") == 0 && s->sm_enabled) {
         acked(s, xmpp_stanza_get_attribute(st, "h"));

@@ -23,6 +23,10 @@ int xu_sm_try_resume(struct xu_session *s, int offered, void (*resumed)(struct x
  * goes through it, so the count is the server's). */
 void xu_sm_count_queued(struct xu_session *s, xmpp_stanza_t *st);
 
+/* Before a clean close: tell the server how many stanzas we handled, so
+ * that it does not bounce them to their senders. */
+void xu_sm_ack_before_close(struct xu_session *s);
+
 /* The resume state handed to the next session (consumed by it). */
 void xu_sm_take_resume(struct xu_session *s);
 const struct xu_sm_resume *xu_sm_resume_state(void);
