@@ -280,3 +280,30 @@ assert_nothing_after_response() {
 	! grep -q "PBKDF2 skipped" "$BATS_TEST_TMPDIR/trace" || fail "a cache hit although the entry was dropped"
 	mb_peer_wait
 }
+
+# lib/xmpp/reconnect.c: only a connection that stayed up (or made progress)
+# starts the backoff over; one the server cuts soon after login does not.
+# Each wait xmpp-listen announces is the 1 s doubling with its ±25% jitter.
+@test "misbehave: a server that cuts every session soon after login: xmpp-listen --reconnect waits 1, 2, 4 s, not a tight loop" {
+	local -a waits at
+	local t
+	MB_CONNECTIONS=4 mb_peer drop-after:0.3
+	# the four sessions and three waits fit, however the jitter falls
+	t=$((MB_TIMEOUT + 9))
+	SSL_CERT_FILE=$XU_CA XMPP_PASSWORD=$MB_PASSWORD xu_run_tool xmpp-listen -C /dev/null -j "alice@$XU_DOMAIN" \
+		--host 127.0.0.1 --port "$MB_PORT" --tls-trust-file "$XU_CA" --reconnect --timeout "$t"
+	mb_peer_wait
+	assert_status 75 # the peer serves four sessions; then --timeout ends the run
+	[ "$(grep -c '^accepted' "$MB_REC.events")" = 4 ] || fail "$(grep -c '^accepted' "$MB_REC.events") connections, not 4"
+	mapfile -t waits < <(grep -oE 'reconnecting in [0-9.]+ s' <<<"$stderr" | grep -oE '[0-9.]+')
+	[ "${#waits[@]}" -ge 3 ] || fail "fewer than three reconnections announced: $stderr"
+	awk -v a="${waits[0]}" -v b="${waits[1]}" -v c="${waits[2]}" 'BEGIN {
+		exit !(a >= 0.7 && a <= 1.3 && b >= 1.45 && b <= 2.55 && c >= 2.95 && c <= 5.05) }' ||
+		fail "waits ${waits[*]}, not about 1, 2, 4 s"
+	# and kept them: the peer saw the sessions start that far apart (each
+	# gap is a wait plus a session of 0.3 s and a login)
+	mapfile -t at < <(sed -n 's/^accepted [0-9]* at //p' "$MB_REC.events")
+	awk -v a="${at[0]}" -v b="${at[1]}" -v c="${at[2]}" -v d="${at[3]}" -v w1="${waits[0]}" -v w2="${waits[1]}" -v w3="${waits[2]}" 'BEGIN {
+		exit !(b - a >= w1 && c - b >= w2 && d - c >= w3) }' ||
+		fail "sessions started at ${at[*]}: closer than the waits ${waits[*]}"
+}

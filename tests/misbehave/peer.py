@@ -12,7 +12,8 @@ What the client sent is recorded (all connections, appended):
 
   PREFIX.plain   every byte received before TLS
   PREFIX.tls     every byte received inside TLS
-  PREFIX.events  one line per event: accepted, tls-start, tls-done, sent ...,
+  PREFIX.events  one line per event: accepted N at SECONDS (a monotonic clock),
+                 tls-start, tls-done, sent ...,
                  client-closed, done
 
 Scenarios (the server offers STARTTLS (required), then SASL PLAIN only, then
@@ -45,6 +46,8 @@ bind, unless the scenario says otherwise):
                              connection on the password is $MB_PEER_PASSWORD2
   downgrade                  --connections 3: the first connection plays
                              scram-plus, the others ok (PLAIN only)
+  drop-after:SECONDS         a correct server (answers every iq) for SECONDS after
+                             bind, then drops the connection without a word
   no-starttls                STARTTLS stripped: offers SASL PLAIN in clear and no
                              <starttls/> (then plays a correct server, in clear)
 """
@@ -54,6 +57,7 @@ import os
 import re
 import ssl
 import sys
+import time
 
 NS_STREAM = "http://etherx.jabber.org/streams"
 TLS_FEATURES = ("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
@@ -390,6 +394,15 @@ async def play(p, scenario):
         await p.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>", "success")
         await p.bind()
         await p.serve()
+    elif name == "drop-after":
+        # a server (or a middlebox) that lets the login through, then cuts
+        # every session soon after: a client must not reconnect in a tight loop
+        await p.ready()
+        try:
+            await asyncio.wait_for(p.serve(), float(arg or 0.5))
+        except asyncio.TimeoutError:
+            pass
+        await p.close()
     elif name == "silent-after-bind":
         await p.ready()
         await p.hold()
@@ -430,7 +443,7 @@ async def main():
         served.append(1)
         p = Peer(reader, writer, args)
         p.conn_no = len(served)
-        p.event("accepted %d" % len(served))
+        p.event("accepted %d at %.3f" % (len(served), time.monotonic()))
         try:
             await play(p, args.scenario)
         except (EOFError, ConnectionError, asyncio.TimeoutError, ssl.SSLError) as e:
