@@ -108,10 +108,11 @@ static void start_counting(struct xu_session *s)
 }
 
 /* The server keeps every stanza it sent us until we count it; one still
- * uncounted when the stream closes is bounced back to its sender as
- * service-unavailable (Prosody's mod_smacks), although we handled it. A
- * receipt or a message that arrived just before the end would be reported
- * as lost to the one who sent it: say how many we got before closing. */
+ * uncounted when the stream closes counts as undelivered, although we
+ * handled it: ejabberd bounces it to its sender (service-unavailable),
+ * Prosody stores it for the account's other clients. A receipt that arrived
+ * just before the end would come back to the recipient who sent it: say how
+ * many we got before closing, asked or not. */
 void xu_sm_ack_before_close(struct xu_session *s)
 {
     if (s->sm_enabled)

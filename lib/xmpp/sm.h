@@ -24,7 +24,7 @@ int xu_sm_try_resume(struct xu_session *s, int offered, void (*resumed)(struct x
 void xu_sm_count_queued(struct xu_session *s, xmpp_stanza_t *st);
 
 /* Before a clean close: tell the server how many stanzas we handled, so
- * that it does not bounce them to their senders. */
+ * that it neither bounces them to their senders nor stores them again. */
 void xu_sm_ack_before_close(struct xu_session *s);
 
 /* The resume state handed to the next session (consumed by it). */
